@@ -1,0 +1,219 @@
+"""The claims registry: every claim once, with its provenance and its checks per verification tier.
+
+A :class:`Claim` is a precise statement with assumptions and a provenance label:
+
+- ``paper-claim``      what the paper's abstract says (arXiv:2412.08175; only its abstracts are available)
+- ``toolkit-theorem``  a precise statement this toolkit states and proves (symbolic tier) and tests (numeric tier)
+- ``observation``      a measured fact, reported with its numbers
+
+A :class:`Check` belongs to one claim and one tier (``symbolic``, ``numeric``, ``trained``, ``image``).
+It is a function ``run(impl) -> Outcome``: ``impl=None`` checks the toolkit's own formula; any other
+value is a substitute formula of the same signature. Each check lists deliberately wrong formulas
+(*mutants*); :func:`run_check` runs the check on the toolkit's formula **and** on every mutant, and a
+check only passes when the real formula passes and every mutant is rejected. So each check shows on
+every run that it can fail.
+
+Checks are defined in the modules of :data:`CHECK_MODULES`, imported lazily per tier (the ``trained``
+and ``image`` tiers need torch; ``symbolic`` and ``numeric`` never import it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+TIERS = ("symbolic", "numeric", "trained", "image")
+PROVENANCES = ("paper-claim", "toolkit-theorem", "observation")
+
+CHECK_MODULES: dict[str, list[str]] = {
+    "symbolic": ["collapse_theory.claims.symbolic_checks"],
+    "numeric": ["collapse_theory.claims.numeric_checks", "collapse_theory.claims.montecarlo_checks"],
+    "trained": [],
+    "image": [],
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A registered claim. ``formalises`` names the paper claim a toolkit theorem makes precise;
+    ``no_check`` maps a tier to the reason no check of that tier applies (yet)."""
+
+    id: str
+    title: str
+    statement: str
+    provenance: str
+    assumptions: tuple[str, ...] = ()
+    formalises: tuple[str, ...] = ()
+    figure: str | None = None
+    no_check: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.provenance not in PROVENANCES:
+            raise ValueError(f"provenance must be one of {', '.join(PROVENANCES)}, got {self.provenance!r}")
+        for tier in self.no_check:
+            if tier not in TIERS:
+                raise ValueError(f"no_check tier must be one of {', '.join(TIERS)}, got {tier!r}")
+
+
+@dataclass
+class Outcome:
+    """What one run of a check found: ``passed`` and the evidence numbers behind it."""
+
+    passed: bool
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    claim_id: str
+    tier: str
+    name: str
+    run: Callable[[Any], Outcome]
+    mutants: dict[str, Any]
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.claim_id}/{self.tier}/{self.name}"
+
+
+@dataclass
+class CheckResult:
+    """Status ``pass`` (formula passes, all mutants rejected), ``fail`` (formula fails), ``weak``
+    (a mutant was not rejected: the check cannot tell right from wrong) or ``error`` (it raised)."""
+
+    claim_id: str
+    tier: str
+    name: str
+    status: str
+    evidence: dict[str, Any]
+    mutants_rejected: dict[str, bool]
+    seconds: float
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "pass"
+
+    def as_dict(self) -> dict:
+        return {
+            "claim": self.claim_id, "tier": self.tier, "check": self.name, "status": self.status,
+            "evidence": self.evidence, "mutants_rejected": self.mutants_rejected,
+            "seconds": round(self.seconds, 4), "message": self.message,
+        }
+
+
+_CLAIMS: dict[str, Claim] = {}
+_CHECKS: dict[str, Check] = {}
+_LOADED_TIERS: set[str] = set()
+
+
+def register_claim(claim: Claim) -> Claim:
+    """Add a claim; an ID can be registered once only (each claim lives once)."""
+    if claim.id in _CLAIMS and _CLAIMS[claim.id] != claim:
+        raise ValueError(f"claim id {claim.id!r} is already registered")
+    _CLAIMS[claim.id] = claim
+    return claim
+
+
+def check(claim_id: str, tier: str, name: str, mutants: dict[str, Any], description: str = ""):
+    """Decorator registering ``run(impl) -> Outcome`` as a check of ``claim_id`` in ``tier``.
+
+    ``mutants`` must hold at least one deliberately wrong substitute for ``impl``."""
+    if tier not in TIERS:
+        raise ValueError(f"tier must be one of {', '.join(TIERS)}, got {tier!r}")
+    if not mutants:
+        raise ValueError(f"check {claim_id}/{tier}/{name} needs at least one mutant (a wrong formula it rejects)")
+
+    def decorate(run: Callable[[Any], Outcome]) -> Callable[[Any], Outcome]:
+        _load_catalog()
+        if claim_id not in _CLAIMS:
+            raise ValueError(f"check {name!r} refers to unknown claim id {claim_id!r}")
+        item = Check(claim_id, tier, name, run, dict(mutants), description or (run.__doc__ or "").strip())
+        if item.key in _CHECKS:
+            raise ValueError(f"check {item.key} is registered twice")
+        _CHECKS[item.key] = item
+        return run
+
+    return decorate
+
+
+def _load_catalog() -> None:
+    if not _CLAIMS:
+        importlib.import_module("collapse_theory.claims.catalog")
+
+
+def load_tier(tier: str) -> None:
+    """Import the check modules of ``tier`` (once)."""
+    if tier not in TIERS:
+        raise ValueError(f"tier must be one of {', '.join(TIERS)}, got {tier!r}")
+    _load_catalog()
+    if tier in _LOADED_TIERS:
+        return
+    for module in CHECK_MODULES[tier]:
+        importlib.import_module(module)
+    _LOADED_TIERS.add(tier)
+
+
+def claims() -> list[Claim]:
+    """All registered claims, in registration order."""
+    _load_catalog()
+    return list(_CLAIMS.values())
+
+
+def get_claim(claim_id: str) -> Claim:
+    _load_catalog()
+    if claim_id not in _CLAIMS:
+        raise ValueError(f"claim must be one of {', '.join(_CLAIMS)}, got {claim_id!r}")
+    return _CLAIMS[claim_id]
+
+
+def checks(tiers: Iterable[str] | None = None, claim_ids: Iterable[str] | None = None) -> list[Check]:
+    """Registered checks of the given tiers (default: symbolic and numeric) and claims (default: all)."""
+    tiers = list(tiers) if tiers is not None else ["symbolic", "numeric"]
+    for tier in tiers:
+        load_tier(tier)
+    wanted = None
+    if claim_ids is not None:
+        wanted = {get_claim(c).id for c in claim_ids}
+    return [c for c in _CHECKS.values() if c.tier in tiers and (wanted is None or c.claim_id in wanted)]
+
+
+def run_check(item: Check) -> CheckResult:
+    """Run a check on the toolkit's formula and on each mutant; see :class:`CheckResult` for the statuses."""
+    start = time.perf_counter()
+    try:
+        outcome = item.run(None)
+        rejected = {}
+        for label, mutant in item.mutants.items():
+            try:
+                rejected[label] = not item.run(mutant).passed
+            except (ArithmeticError, ValueError, TypeError, AssertionError):
+                rejected[label] = True  # a formula that breaks the check is rejected too
+    except Exception as exc:  # noqa: BLE001 - reported as an 'error' status, never swallowed silently
+        return CheckResult(item.claim_id, item.tier, item.name, "error", {}, {},
+                           time.perf_counter() - start,
+                           f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+    if not outcome.passed:
+        status = "fail"
+    elif not all(rejected.values()):
+        status = "weak"
+    else:
+        status = "pass"
+    return CheckResult(item.claim_id, item.tier, item.name, status, outcome.evidence, rejected,
+                       time.perf_counter() - start)
+
+
+def run_checks(tiers: Iterable[str] | None = None, claim_ids: Iterable[str] | None = None,
+               progress: bool = False) -> list[CheckResult]:
+    """Run the selected checks (see :func:`checks`), with an optional tqdm progress bar."""
+    selected = checks(tiers, claim_ids)
+    iterator = selected
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(selected, desc="verify", unit="check", leave=False)
+    return [run_check(item) for item in iterator]
