@@ -117,7 +117,7 @@ register_claim(Claim(
     id="DAE-DOUBLY-EXP",
     title="Eventual doubly-exponential collapse",
     statement=("Replace regime, x_k = lambda_k/sigma2. Renoise: once x_K <= 1, 2 (x_K/2)^(2^j) <= x_{K+j} <= x_K^(2^j) "
-               "for all j >= 0 (x' = x^2/(1+x) in [x^2/2, x^2] on [0, 1]). Clean: 4 (x_K/2)^(3^j) <= x_{K+j} <= x_K^(3^j) "
+               "for all j >= 0 (x' = x^2/(1+x) in [x^2/2, x^2] on [0, 1]). Clean: 2 (x_K/2)^(3^j) <= x_{K+j} <= x_K^(3^j) "
                "(x' = x^3/(1+x)^2 in [x^3/4, x^3])."),
     provenance="toolkit-theorem",
     assumptions=(_LINEAR, _RECURSION, "replace regime"),

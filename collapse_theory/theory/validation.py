@@ -33,7 +33,7 @@ def as_float_array(value, name: str, *, allow_empty: bool = False) -> np.ndarray
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} must not be empty")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite (no NaN or Inf), got {value!r}")
+        raise ValueError(f"{name} must be finite (no NaN or Inf), got {_show(arr[~np.isfinite(arr)])}")
     return arr
 
 
