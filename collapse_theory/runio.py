@@ -1,0 +1,76 @@
+"""Writing results safely: atomic file writes and run manifests (config, seed, versions, git revision)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+_PACKAGES = ("collapse_theory", "numpy", "scipy", "sympy", "pandas", "matplotlib", "torch")
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, flushed, then os.replace.
+
+    A reader never sees a half-written file, and an interrupted write leaves the old file intact."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_revision(start: str | os.PathLike | None = None) -> str | None:
+    """The git commit of the source tree (with '-dirty' if it has uncommitted changes), or None."""
+    where = Path(start) if start else Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return rev + ("-dirty" if dirty else "")
+
+
+def run_manifest(command: str, config: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
+    """What a run needs to be reproduced: command, config, seed, package versions, platform, git revision."""
+    return {
+        "command": command,
+        "config": config,
+        "seed": seed,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {name: _version(name) for name in _PACKAGES} | {"python": platform.python_version()},
+        "platform": f"{platform.system()} {platform.machine()}",
+        "argv": sys.argv,
+        "git_revision": git_revision(),
+    }
+
+
+def write_with_manifest(path: str | os.PathLike, text: str, manifest: dict[str, Any]) -> tuple[Path, Path]:
+    """Write ``text`` to ``path`` and the manifest to ``path`` + '.manifest.json', both atomically."""
+    target = atomic_write_text(path, text)
+    side = atomic_write_text(str(target) + ".manifest.json", json.dumps(manifest, indent=2, default=str) + "\n")
+    return target, side
