@@ -207,8 +207,9 @@ def test_z_scores_and_summaries():
 CHECKS = MC.registered_checks()
 
 
-def test_all_three_checks_are_registered():
-    assert {c.name for c in CHECKS} == {"one-step-conditional-mean", "multi-round-agreement", "log-moment-drift-sign"}
+def test_all_monte_carlo_checks_are_registered():
+    assert {c.name for c in CHECKS} == {"one-step-conditional-mean", "multi-round-agreement", "log-moment-drift-sign",
+                                        "log-moment-drift-reverses-after-collapse"}
 
 
 @pytest.mark.parametrize("item", CHECKS, ids=[c.key for c in CHECKS])

@@ -268,10 +268,38 @@ def log_moment_drift(impl=None) -> Outcome:
     return _log_drift_outcome(impl)
 
 
+class _DeepShiftedByTwiceTheMeasuredDrift:
+    """Mutant for the reversal: the population multiplied by exp(2 D_deep), D_deep the measured drift of the deep
+    run, so that the data sit below it and a sign-blind checker would still see a significant deviation."""
+
+    def __call__(self, eigenvalues, sigma2, real_fraction=0.0, **kwargs):
+        traj = dae_recursion(eigenvalues, sigma2, real_fraction, **kwargs)
+        drift, _ = log_drift(_log_drift_runs()[1])
+        return dataclasses.replace(traj, eigenvalues=np.asarray(traj.eigenvalues) * np.exp(2 * drift))
+
+
+@check("DAE-LOG-DRIFT", "numeric", "log-moment-drift-reverses-after-collapse", mutants={
+    "population shifted by twice the measured drift": _DeepShiftedByTwiceTheMeasuredDrift(),
+    "population with 2 sigma2": _population_sigma2_doubled,
+})
+def log_moment_drift_reversal(impl=None) -> Outcome:
+    """Deep-collapse run (replace, renoise, gaussian, n = 50, R = 4000, sigma2 = 0.5, 5 rounds): the collapsed
+    direction u3 (population moment far below lambda*_3) has a mean log moment *above* the population's (z > 4),
+    while the leading direction u1, not yet collapsed, still drifts down (z < -4)."""
+    p = LOG_DRIFT
+    drift, z = log_drift(_log_drift_runs()[1], impl)
+    passed = bool(z[-1, -1] > Z_LIMIT and z[-1, 0] < -Z_LIMIT)
+    return Outcome(passed, {"n_samples": p["n_samples"], "replicates": p["replicates"], "rounds": p["rounds"],
+                            "sigma2": p["deep_sigma2"], "seed": p["deep_seed"],
+                            "drift_u3_final": float(drift[-1, -1]), "z_u3_final": float(z[-1, -1]),
+                            "drift_u1_final": float(drift[-1, 0]), "z_u1_final": float(z[-1, 0])})
+
+
 def registered_checks():
     """The :class:`~collapse_theory.claims.registry.Check` objects this module registered."""
     from .registry import _CHECKS
 
-    names = {"one-step-conditional-mean", "multi-round-agreement", "log-moment-drift-sign"}
+    names = {"one-step-conditional-mean", "multi-round-agreement", "log-moment-drift-sign",
+             "log-moment-drift-reverses-after-collapse"}
     return [c for c in _CHECKS.values() if c.tier == "numeric" and c.name in names
             and c.claim_id in ("DAE-FINITE-SAMPLE", "DAE-LOG-DRIFT")]
