@@ -75,7 +75,8 @@ register_claim(Claim(
     title="Rank-r two-layer linear DAE keeps the top-r eigendirections",
     statement=("Over W = D E with D in R^{d x r}, E in R^{r x d}: L(W) = L(W*) + ||(W - W*)(S + sigma2 I)^{1/2}||_F^2, so "
                "the optimum is sum_{i<=r} g_i u_i u_i^T (top-r eigenvectors u_i of S, gains g_i), with loss "
-               "tr S - sum_{i<=r} lambda_i^2/(lambda_i + sigma2); unique when lambda_r > lambda_{r+1}."),
+               "tr S - sum_{i<=r} lambda_i^2/(lambda_i + sigma2); the product D E is unique when lambda_r > lambda_{r+1} "
+               "(the factors only up to (D M, M^{-1} E), M invertible r x r)."),
     provenance="toolkit-theorem",
     assumptions=(_LINEAR, "no weight tying; rank r <= d"),
 ))
@@ -84,8 +85,8 @@ register_claim(Claim(
     id="DAE-STEP",
     title="One-round maps of both generation rules",
     statement=("With W = W*(S~): renoise (x' = W(x + sigma eps)) gives S' = W(S~ + sigma2 I)W^T = S~^2(S~ + sigma2 I)^{-1}, "
-               "per eigenvalue f(mu) = mu^2/(mu + sigma2) = mu - sigma2 + sigma2^2/(mu + sigma2) < mu; clean (x' = W x) gives "
-               "S' = W S~ W^T, h(mu) = mu^3/(mu + sigma2)^2 < f(mu). Both keep S*'s eigenbasis, so the recursions act per eigenvalue."),
+               "per eigenvalue f(mu) = mu^2/(mu + sigma2) = mu - sigma2 + sigma2^2/(mu + sigma2) < mu for mu > 0; clean (x' = W x) "
+               "gives S' = W S~ W^T, h(mu) = mu^3/(mu + sigma2)^2 < f(mu) for mu > 0 (equalities at mu = 0). Both keep S*'s eigenbasis, so the recursions act per eigenvalue."),
     provenance="toolkit-theorem",
     assumptions=(_LINEAR, _RECURSION),
 ))
@@ -105,8 +106,8 @@ register_claim(Claim(
     title="Geometric collapse with explicit rate (formalises C-collapse)",
     statement=("Replace regime, rho0 = lambda*_max/(lambda*_max + sigma2) = ||W_0||_op. Renoise: lambda_{k,max} <= lambda*_max "
                "rho0^k, ||W_k||_op <= (lambda*_max/sigma2) rho0^k, ||W_k...W_0||_op <= rho0^(k+1), and in fact "
-               "||W_k...W_0||_op = max_i lambda_{k+1,i}/lambda*_i. Clean: the same with rho0^(2k) for the first two and "
-               "||W_k...W_0||_op = max_i sqrt(lambda_{k+1,i}/lambda*_i) <= rho0^(k+1)."),
+               "||W_k...W_0||_op = max_{i: lambda*_i > 0} lambda_{k+1,i}/lambda*_i. Clean: the same with rho0^(2k) for the first "
+               "two and ||W_k...W_0||_op = max_{i: lambda*_i > 0} sqrt(lambda_{k+1,i}/lambda*_i) <= rho0^(k+1)."),
     provenance="toolkit-theorem",
     assumptions=(_LINEAR, _RECURSION, "replace regime"),
     formalises=("C-collapse",),
@@ -130,7 +131,8 @@ register_claim(Claim(
     statement=("Replace regime. The number N of rounds until the gain of an eigendirection falls to 1/2 depends only on "
                "x0 = lambda*/sigma2 (f is homogeneous of degree 1 in (lambda, sigma2)). Renoise, x0 > 1: "
                "x0 + ln x0 - 8/3 <= N(x0) <= x0 + ln x0 + ln 2 - 1/2. Clean, x0 > 1: (x0 - 1)/2 <= N(x0) <= 4(x0 - 1)/3 + 1. "
-               "Small sigma2 means many rounds: each round removes at most sigma2 (renoise) or 2 sigma2 (clean)."),
+               "Small sigma2 means many rounds: each round removes at most sigma2 (renoise) or 2 sigma2 (clean); a smaller "
+               "sigma2 slows collapse, it does not cause it (read C-collapse's 'small noise variance' with this in mind)."),
     provenance="toolkit-theorem",
     assumptions=(_LINEAR, _RECURSION, "replace regime"),
     formalises=("C-collapse",),
@@ -144,7 +146,7 @@ register_claim(Claim(
                "(ii) Each eigenvalue has a unique fixed point of lambda = f(alpha lambda* + (1 - alpha) lambda): mu_inf = "
                "[(alpha lambda* - sigma2) + sqrt((sigma2 - alpha lambda*)^2 + 4 alpha^2 lambda* sigma2)]/(2 alpha), "
                "lambda_inf = f(mu_inf). (iii) From lambda_0 = lambda*, lambda_k decreases monotonically to lambda_inf with "
-               "|lambda_k - lambda_inf| <= (1 - alpha)^k |lambda* - lambda_inf|, asymptotic rate (1 - alpha) f'(mu_inf), "
+               "|lambda_k - lambda_inf| <= (1 - alpha)^k |lambda* - lambda_inf| (strictly decreasing when lambda* > 0), asymptotic rate (1 - alpha) f'(mu_inf), "
                "f'(mu) = mu(mu + 2 sigma2)/(mu + sigma2)^2 in [0, 1). Check value: lambda* = (4, 2, 1, 0.5, 0.1), sigma2 = 0.1, "
                "alpha = 0.1 gives lambda_inf ~ (3.031, 1.079, 0.240, 0.039, 0.0011)."),
     provenance="toolkit-theorem",
@@ -172,7 +174,8 @@ register_claim(Claim(
     statement=("Accumulate regime, either rule (F = f or h). With A_k = (k+1) mu_k = lambda* + lambda_1 + ... + lambda_k: "
                "mu_{k+1} - mu_k = -(mu_k - F(mu_k))/(k+2) < 0, A_k is non-decreasing and bounded, so mu_k >= lambda*/(k+1), "
                "||W_k||_op >= lambda*_max/(lambda*_max + (k+1) sigma2), and mu_k -> 0 with (k+1) mu_k -> A_inf in [lambda*, inf). "
-               "So ||W_k||_op -> 0 like A_inf/(sigma2 k): accumulation slows collapse from geometric to harmonic but, with "
+               "(The limits are analytic steps: mu_k -> 0 because sum 1/(k+2) diverges, and A_k is bounded because "
+               "lambda_{k+1} <= mu_k^2/sigma2 is then summable.) So ||W_k||_op -> 0 like A_inf/(sigma2 k): accumulation slows collapse from geometric to harmonic but, with "
                "equal weight per round, does not stop it (the real data's weight 1/(k+1) vanishes)."),
     provenance="toolkit-theorem",
     assumptions=(_LINEAR, _RECURSION, "accumulate regime, equal weight per round"),
