@@ -1,0 +1,68 @@
+"""The claims registry: every check passes on the toolkit's formula and rejects each of its mutants."""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from collapse_theory.claims import registry
+
+NUMERIC = registry.checks(["numeric"])
+
+
+@pytest.mark.parametrize("item", NUMERIC, ids=[c.key for c in NUMERIC])
+def test_numeric_check_passes_and_rejects_every_mutant(item):
+    result = registry.run_check(item)
+    assert result.status == "pass", (result.evidence, result.mutants_rejected, result.message)
+    assert result.mutants_rejected and all(result.mutants_rejected.values())
+
+
+def test_every_claim_has_provenance_and_every_dae_claim_is_checked():
+    items = registry.claims()
+    assert all(c.provenance in registry.PROVENANCES for c in items)
+    covered = {c.claim_id for c in registry.checks(["symbolic", "numeric"])}
+    for claim in items:
+        for tier in ("symbolic", "numeric"):
+            has = any(c.claim_id == claim.id and c.tier == tier for c in registry.checks([tier]))
+            assert has or tier in claim.no_check, f"{claim.id} has no {tier} check and no reason"
+    assert {"C-collapse", "C-real"} <= covered
+
+
+def test_a_check_that_cannot_fail_is_reported_weak():
+    always = registry.Check("DAE-OPT", "numeric", "always-true", lambda impl: registry.Outcome(True, {}),
+                            {"anything": object()})
+    assert registry.run_check(always).status == "weak"
+
+
+def test_registry_rejects_duplicates_and_unknown_ids():
+    with pytest.raises(ValueError, match="mutant"):
+        registry.check("DAE-OPT", "numeric", "x", mutants={})
+    with pytest.raises(ValueError, match="unknown claim"):
+        registry.check("NOPE", "numeric", "x", mutants={"m": 1})(lambda impl: None)
+    with pytest.raises(ValueError, match="provenance"):
+        registry.Claim("X", "t", "s", provenance="rumour")
+
+
+def test_theory_layer_never_imports_torch():
+    root = pathlib.Path(registry.__file__).resolve().parents[1] / "theory"
+    for path in root.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.split(".")[0] in {"torch", "torchdiffeq"} for n in names), path
+    code = ("import sys, collapse_theory.theory, collapse_theory.claims.registry as r; r.checks(['symbolic','numeric']);"
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_claims_document_is_generated_from_the_registry():
+    from collapse_theory.cli import claims_markdown
+
+    doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "claims.md"
+    assert doc.read_text() == claims_markdown(), "regenerate: collapse-theory claims --markdown > docs/claims.md"
