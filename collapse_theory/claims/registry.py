@@ -179,7 +179,10 @@ def checks(tiers: Iterable[str] | None = None, claim_ids: Iterable[str] | None =
     wanted = None
     if claim_ids is not None:
         wanted = {get_claim(c).id for c in claim_ids}
-    return [c for c in _CHECKS.values() if c.tier in tiers and (wanted is None or c.claim_id in wanted)]
+    order = {claim_id: i for i, claim_id in enumerate(_CLAIMS)}
+    selected = [c for c in _CHECKS.values() if c.tier in tiers and (wanted is None or c.claim_id in wanted)]
+    # deterministic order whatever the import order: by claim, then tier; registration order within a tier
+    return sorted(selected, key=lambda c: (order[c.claim_id], TIERS.index(c.tier)))
 
 
 def run_check(item: Check) -> CheckResult:
