@@ -4,6 +4,8 @@ Sub-commands:
   verify   run the claims registry's checks and print a table (exit 1 if any check does not pass)
   claims   list the registered claims with provenance and statements
   dae      run a population DAE recursion and print it as a table, CSV or JSON
+  figures  regenerate the figures and figures/MANIFEST.csv
+  reproduce  the main job: verify, figures and a report (report.md)
 
 Bad input prints one line on stderr (``collapse-theory: error: ...``) and exits with status 2.
 """
@@ -82,6 +84,17 @@ def _build_parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true")
     form.add_argument("--markdown", action="store_true",
                       help="the claims document (docs/claims.md is this output; a test keeps them equal)")
+
+    figures = sub.add_parser("figures", help="regenerate the figures (PNG + PDF) and figures/MANIFEST.csv")
+    figures.add_argument("--only", action="append", default=None, metavar="ID", help="only this figure (repeatable)")
+    figures.add_argument("--out", default="figures", metavar="DIR", help="output folder (default: figures)")
+
+    reproduce = sub.add_parser("reproduce", help="the main job: verify, figures and report.md")
+    reproduce.add_argument("--out", default="reproduce-output", metavar="DIR",
+                           help="folder for report.md, verify.json and figures/ (default: reproduce-output)")
+    reproduce.add_argument("--tier", default="symbolic,numeric", help="tiers to verify (default: symbolic,numeric)")
+    reproduce.add_argument("--quick", action="store_true", help="numeric tier only (about half the time)")
+    reproduce.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     dae = sub.add_parser("dae", help="population DAE recursion (eigenvalue form, or full-matrix with --second-moment)")
     source = dae.add_mutually_exclusive_group()
@@ -188,6 +201,29 @@ def _run_claims(args) -> int:
     return 0
 
 
+def _run_figures(args) -> int:
+    from .plotting.gallery import build_figures
+
+    manifest = build_figures(args.out, args.only)
+    for row in manifest.itertuples():
+        print(f"{row.figure_id:22} {args.out}/{row.png}  {args.out}/{row.pdf}  claims: {row.claims}")
+    print(f"manifest: {args.out}/MANIFEST.csv")
+    return 0
+
+
+def _run_reproduce(args) -> int:
+    from .claims import registry
+    from .report import reproduce
+
+    tiers = ["numeric"] if args.quick else [t.strip() for t in args.tier.split(",") if t.strip()]
+    for tier in tiers:
+        if tier not in registry.TIERS:
+            raise ValueError(f"--tier must be among {', '.join(registry.TIERS)}, got {tier!r}")
+    report, passed = reproduce(args.out, tiers, progress=not args.no_progress)
+    print(f"report: {report}  ({'all checks passed' if passed else 'SOME CHECKS FAILED'})")
+    return 0 if passed else 1
+
+
 def claims_markdown() -> str:
     """The claims document: a claims x tiers table, then each claim's statement, assumptions and checks."""
     from .claims import registry
@@ -292,7 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
-        handler = {"verify": _run_verify, "claims": _run_claims, "dae": _run_dae}[args.command]
+        handler = {"verify": _run_verify, "claims": _run_claims, "dae": _run_dae, "figures": _run_figures,
+                   "reproduce": _run_reproduce}[args.command]
         return handler(args)
     except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
         sys.stdout = open(os.devnull, "w")
