@@ -24,7 +24,8 @@ from .runio import run_manifest, write_with_manifest
 
 EXIT_BAD_INPUT = 2
 _FLAG_OF_ARGUMENT = {"eigenvalues": "--spectrum", "second_moment": "--second-moment", "sigma2": "--sigma2",
-                     "real_fraction": "--real-fraction", "regime": "--regime", "rule": "--rule", "rounds": "--rounds"}
+                     "real_fraction": "--real-fraction", "regime": "--regime", "rule": "--rule", "rounds": "--rounds",
+                     "only": "--only"}
 
 
 class _BadInput(Exception):
@@ -92,8 +93,9 @@ def _build_parser() -> argparse.ArgumentParser:
     reproduce = sub.add_parser("reproduce", help="the main job: verify, figures and report.md")
     reproduce.add_argument("--out", default="reproduce-output", metavar="DIR",
                            help="folder for report.md, verify.json and figures/ (default: reproduce-output)")
-    reproduce.add_argument("--tier", default="symbolic,numeric", help="tiers to verify (default: symbolic,numeric)")
-    reproduce.add_argument("--quick", action="store_true", help="numeric tier only (about half the time)")
+    reproduce.add_argument("--tier", default="symbolic,numeric,trained",
+                           help="tiers to verify (default: the CPU tiers symbolic,numeric,trained)")
+    reproduce.add_argument("--quick", action="store_true", help="symbolic and numeric tiers only (under a minute)")
     reproduce.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     dae = sub.add_parser("dae", help="population DAE recursion (eigenvalue form, or full-matrix with --second-moment)")
@@ -215,7 +217,7 @@ def _run_reproduce(args) -> int:
     from .claims import registry
     from .report import reproduce
 
-    tiers = ["numeric"] if args.quick else [t.strip() for t in args.tier.split(",") if t.strip()]
+    tiers = ["symbolic", "numeric"] if args.quick else [t.strip() for t in args.tier.split(",") if t.strip()]
     for tier in tiers:
         if tier not in registry.TIERS:
             raise ValueError(f"--tier must be among {', '.join(registry.TIERS)}, got {tier!r}")

@@ -66,6 +66,8 @@ def test_dae_table_and_matrix_input(capsys):
     (["dae", "--rounds", "-1"], "--rounds"),
     (["verify", "--tier", "psychic"], "--tier"),
     (["verify", "--claim", "NOPE"], "claim"),
+    (["reproduce", "--tier", "psychic"], "--tier"),
+    (["figures", "--only", "nope"], "--only"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, flag):
     code, out, err = run(capsys, *argv)
