@@ -28,6 +28,9 @@ from typing import Any, Callable, Iterable
 TIERS = ("symbolic", "numeric", "trained", "image")
 PROVENANCES = ("paper-claim", "toolkit-theorem", "observation")
 
+CATALOG_MODULES: list[str] = ["collapse_theory.claims.catalog"]
+"""Modules that register claims (imported once, in order, before any check)."""
+
 CHECK_MODULES: dict[str, list[str]] = {
     "symbolic": ["collapse_theory.claims.symbolic_checks"],
     "numeric": ["collapse_theory.claims.numeric_checks", "collapse_theory.claims.montecarlo_checks"],
@@ -141,9 +144,15 @@ def check(claim_id: str, tier: str, name: str, mutants: dict[str, Any], descript
     return decorate
 
 
+_CATALOG_LOADED = False
+
+
 def _load_catalog() -> None:
-    if not _CLAIMS:
-        importlib.import_module("collapse_theory.claims.catalog")
+    global _CATALOG_LOADED
+    if not _CATALOG_LOADED:
+        _CATALOG_LOADED = True
+        for module in CATALOG_MODULES:
+            importlib.import_module(module)
 
 
 def load_tier(tier: str) -> None:
