@@ -48,6 +48,7 @@ def save_figure(fig, stem: str | os.PathLike) -> list[Path]:
         target = stem.with_suffix(ext)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=ext, dir=target.parent)
         os.close(fd)
+        os.chmod(tmp, 0o644)
         try:
             with plt.rc_context(RC):
                 fig.savefig(tmp, metadata=metadata)
