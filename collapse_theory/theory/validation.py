@@ -82,6 +82,14 @@ def check_psd_matrix(matrix, name: str = "second_moment", *, rtol: float = 1e-10
     return sym
 
 
+def check_choice(value, choices, name: str) -> str:
+    """``value`` (case- and space-insensitive) must be one of ``choices``; returns the normalised key."""
+    key = str(value).strip().lower()
+    if key not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return key
+
+
 def check_regime(regime: str, name: str = "regime") -> str:
     """One of :data:`REGIMES` (or an alias)."""
     key = str(regime).strip().lower()
@@ -93,10 +101,7 @@ def check_regime(regime: str, name: str = "regime") -> str:
 
 def check_rule(rule: str, name: str = "rule") -> str:
     """One of :data:`RULES`."""
-    key = str(rule).strip().lower()
-    if key not in RULES:
-        raise ValueError(f"{name} must be one of {', '.join(RULES)}, got {rule!r}")
-    return key
+    return check_choice(rule, RULES, name)
 
 
 def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
