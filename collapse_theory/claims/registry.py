@@ -28,13 +28,15 @@ from typing import Any, Callable, Iterable
 TIERS = ("symbolic", "numeric", "trained", "image")
 PROVENANCES = ("paper-claim", "toolkit-theorem", "observation")
 
-CATALOG_MODULES: list[str] = ["collapse_theory.claims.catalog"]
+CATALOG_MODULES: list[str] = ["collapse_theory.claims.catalog", "collapse_theory.claims.catalog_flow",
+                               "collapse_theory.claims.catalog_flow_trained"]
 """Modules that register claims (imported once, in order, before any check)."""
 
 CHECK_MODULES: dict[str, list[str]] = {
-    "symbolic": ["collapse_theory.claims.symbolic_checks"],
-    "numeric": ["collapse_theory.claims.numeric_checks", "collapse_theory.claims.montecarlo_checks"],
-    "trained": [],
+    "symbolic": ["collapse_theory.claims.symbolic_checks", "collapse_theory.claims.flow_symbolic_checks"],
+    "numeric": ["collapse_theory.claims.numeric_checks", "collapse_theory.claims.montecarlo_checks",
+                "collapse_theory.claims.flow_numeric_checks"],
+    "trained": ["collapse_theory.claims.flow_trained_checks", "collapse_theory.claims.trained_checks"],
     "image": [],
 }
 
