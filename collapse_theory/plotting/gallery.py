@@ -14,9 +14,9 @@ from typing import Callable
 
 import pandas as pd
 
-from ..experiments import dae_theory
+from ..experiments import dae_theory, gaussian_reflow_figures
 from ..runio import atomic_write_text
-from . import dae_figures
+from . import dae_figures, flow_figures
 from .style import save_figure
 
 
@@ -43,6 +43,10 @@ FIGURES: dict[str, FigureSpec] = {spec.figure_id: spec for spec in (
     FigureSpec("dae-phase-diagram", "fixed-point gain over (α, σ²/λmax); rounds to collapse at α = 0",
                dae_theory.phase_diagram, dae_figures.plot_phase_diagram, ("DAE-REAL-FIXED-POINT", "DAE-ROUNDS"),
                "collapse_theory.experiments.dae_theory.phase_diagram()"),
+    FigureSpec("gaussian-reflow-w2", "estimated Gaussian Reflow vs RA / ORA / ORAS: W2 per round, log-det drift",
+               gaussian_reflow_figures.reflow_w2_curves, flow_figures.plot_gaussian_reflow,
+               ("C-RF", "C-RA", "REFLOW-ESTIMATED-DRIFT", "RA-REFLOW-BOUNDED"),
+               "collapse_theory.experiments.gaussian_reflow_figures.reflow_w2_curves()"),
 )}
 
 MANIFEST_COLUMNS = ["figure_id", "title", "png", "pdf", "data_file", "data_command", "claims"]
