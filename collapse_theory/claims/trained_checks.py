@@ -39,6 +39,7 @@ from ..theory.recursion import (
     real_fraction_lower_bound,
     rounds_to_collapse_bounds,
 )
+from . import numeric_checks
 from .registry import Outcome, check
 
 Z_LIMIT = 4.0
@@ -241,15 +242,9 @@ BOTTLENECK = {"dim": 6, "rank": 2, "n_samples": 500, "spectrum": (1.0, 0.7, 0.4,
               "angle_tolerance": 1e-4, "gain_tolerance": 1e-4}
 
 
-def _bottleneck_bottom_r(S, s2, r):
-    lam, U = np.linalg.eigh(S)
-    idx = np.argsort(lam)[:r]
-    return U[:, idx] * (lam[idx] / (lam[idx] + s2)), U[:, idx].T
-
-
-def _bottleneck_projector(S, s2, r):
-    _, E = linear_dae.bottleneck_dae(S, s2, r)
-    return E.T, E
+# the same wrong closed forms the numeric tier rejects
+_bottleneck_bottom_r = numeric_checks._bottom_r
+_bottleneck_projector = numeric_checks._projector
 
 
 @lru_cache(maxsize=None)
