@@ -35,6 +35,29 @@ def collapse_curves(spectrum=DEFAULT_SPECTRUM, sigma2_values=COLLAPSE_SIGMA2, ro
     return pd.DataFrame(rows, columns=["sigma2", "round", "quantity", "value"])
 
 
+def collapse_curves_with_trained(spectrum=DEFAULT_SPECTRUM, sigma2_values=COLLAPSE_SIGMA2, rounds: int = 60,
+                                 replicates: int = 8, n_samples: int = 4096, seed: int = 0) -> pd.DataFrame:
+    """:func:`collapse_curves` plus recursively *trained* linear DAEs (torch, certified full-batch fits, replace
+    regime, renoise rule, ``n_samples`` Gaussian points per round, ``replicates`` independent runs) as rows with
+    quantity trained_mean (replicate mean of ||W_k||_op), trained_lo and trained_hi (replicate min and max)."""
+    from ..train import RecursionConfig, run_trained_recursion  # torch only here, when this figure is built
+
+    closed = collapse_curves(spectrum, sigma2_values, rounds)
+    config = RecursionConfig(model="linear", regime="replace", rule="renoise", sigma2=tuple(sigma2_values),
+                             rounds=rounds, replicates=replicates, n_samples=n_samples, dim=len(spectrum),
+                             spectrum=tuple(spectrum), seed=seed)
+    trained = run_trained_recursion(config)
+    ops = np.asarray(trained.op_norm)[:, 0]  # (sigma2, replicate, round)
+    rows = []
+    for j, s2 in enumerate(np.asarray(trained.sigma2, dtype=float)):
+        for k in range(rounds + 1):
+            values = ops[j, :, k]
+            rows += [(float(s2), k, "trained_mean", float(values.mean())),
+                     (float(s2), k, "trained_lo", float(values.min())),
+                     (float(s2), k, "trained_hi", float(values.max()))]
+    return pd.concat([closed, pd.DataFrame(rows, columns=closed.columns)], ignore_index=True)
+
+
 def real_fraction_curves(spectrum=DEFAULT_SPECTRUM, sigma2: float = 1.0, alphas=REAL_FRACTIONS, rounds: int = 30,
                          rule: str = "renoise") -> pd.DataFrame:
     """||W_k||_op per round in the fixed-fraction regime for several alpha, with the closed-form fixed-point gain

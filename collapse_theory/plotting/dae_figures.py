@@ -10,28 +10,33 @@ import pandas as pd
 from .style import MARKERS, OKABE_ITO, new_figure
 
 
-def plot_collapse(data: pd.DataFrame, trained: pd.DataFrame | None = None):
+def plot_collapse(data: pd.DataFrame):
     """||W_k||_op vs round (log scale), purely synthetic: closed form as lines, the C-collapse bound dotted,
-    and trained DAEs as markers with replicate bands when ``trained`` (columns sigma2, round, mean, lo, hi) is given."""
+    and, where the data hold quantities trained_mean / trained_lo / trained_hi, trained DAEs as markers (replicate
+    mean, every second round) with a band from the replicates' min to max."""
     fig, ax = new_figure()
+    has_trained = "trained_mean" in set(data["quantity"])
     for i, (s2, group) in enumerate(data.groupby("sigma2", sort=True)):
         color = OKABE_ITO[i % len(OKABE_ITO)]
         op = group[group.quantity == "op_norm"]
         bound = group[group.quantity == "op_norm_bound"]
-        ax.plot(op["round"], op["value"], color=color, lw=1.8, label=f"closed form, σ² = {s2:g}")
+        ax.plot(op["round"], op["value"], color=color, lw=1.6, label=f"closed form, σ² = {s2:g}")
         ax.plot(bound["round"], np.minimum(bound["value"], 1.0), color=color, lw=1, ls=":")
-        if trained is not None and s2 in set(trained["sigma2"]):
-            t = trained[trained.sigma2 == s2]
-            ax.fill_between(t["round"], t["lo"], t["hi"], color=color, alpha=0.2, lw=0)
-            ax.plot(t["round"], t["mean"], ls="none", marker=MARKERS[i % len(MARKERS)], ms=4, color=color,
-                    label=f"trained, σ² = {s2:g}")
+        if has_trained:
+            mean = group[group.quantity == "trained_mean"]
+            lo = group[group.quantity == "trained_lo"]["value"].to_numpy()
+            hi = group[group.quantity == "trained_hi"]["value"].to_numpy()
+            ax.fill_between(mean["round"], np.maximum(lo, 1e-300), hi, color=color, alpha=0.2, lw=0)
+            every = mean[mean["round"] % 2 == 0]
+            ax.plot(every["round"], every["value"], ls="none", marker=MARKERS[i % len(MARKERS)], ms=3.5,
+                    color=color, markerfacecolor="white", label=f"trained DAEs, σ² = {s2:g}")
     ax.plot([], [], color="0.4", lw=1, ls=":", label="bound (λmax/σ²)·ρ0^k")
     ax.set_yscale("log")
     ax.set_ylim(1e-6, 1.5)
     ax.set_xlabel("round k")
     ax.set_ylabel("operator norm ‖W_k‖ (dimensionless)")
     ax.set_title("Purely synthetic training collapses (replace, renoise)")
-    ax.legend(loc="lower left", ncol=1)
+    ax.legend(loc="lower left", ncol=2 if has_trained else 1, fontsize=7.5)
     return fig
 
 

@@ -31,9 +31,10 @@ class FigureSpec:
 
 
 FIGURES: dict[str, FigureSpec] = {spec.figure_id: spec for spec in (
-    FigureSpec("dae-collapse", "‖W_k‖ vs round, purely synthetic, several σ²",
-               dae_theory.collapse_curves, dae_figures.plot_collapse, ("C-collapse", "DAE-COLLAPSE-RATE"),
-               "collapse_theory.experiments.dae_theory.collapse_curves()"),
+    FigureSpec("dae-collapse", "‖W_k‖ vs round, purely synthetic, several σ²: closed form and trained DAEs",
+               dae_theory.collapse_curves_with_trained, dae_figures.plot_collapse,
+               ("C-collapse", "DAE-COLLAPSE-RATE", "DAE-FINITE-SAMPLE"),
+               "collapse_theory.experiments.dae_theory.collapse_curves_with_trained()"),
     FigureSpec("dae-real-fraction", "‖W_k‖ vs round for real fractions α ∈ {0, 0.05, 0.1, 0.25, 0.5, 1}",
                dae_theory.real_fraction_curves, dae_figures.plot_real_fraction, ("C-real", "DAE-REAL-FIXED-POINT"),
                "collapse_theory.experiments.dae_theory.real_fraction_curves()"),
