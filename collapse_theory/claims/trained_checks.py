@@ -544,18 +544,9 @@ def trained_op_norm_bounded_below(impl=None) -> Outcome:
     return Outcome(bool(passed), evidence)
 
 
-def _fixed_point_minus_root(lam, s2, a, rule="renoise"):
-    lam = np.asarray(lam, dtype=float)
-    b = s2 - a * lam
-    mu = (-b - np.sqrt(b * b + 4 * a * a * lam * s2)) / (2 * a)
-    return mu * mu / (mu + s2)
-
-
-def _fixed_point_discriminant_typo(lam, s2, a, rule="renoise"):
-    lam = np.asarray(lam, dtype=float)
-    b = s2 - a * lam
-    mu = (-b + np.sqrt(b * b + 4 * a * lam * s2)) / (2 * a)
-    return mu * mu / (mu + s2)
+# the same wrong closed forms the numeric tier rejects
+_fixed_point_minus_root = numeric_checks._fixed_point_minus_root
+_fixed_point_discriminant_typo = numeric_checks._fixed_point_discriminant_typo
 
 
 @check("DAE-REAL-FIXED-POINT", "trained", "trained-moments-converge-to-fixed-point", mutants={

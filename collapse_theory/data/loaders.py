@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..theory.validation import check_positive_int
+from ..theory.validation import check_choice, check_positive_int
 
 DATA_ENV_VAR = "COLLAPSE_THEORY_DATA"
 IMAGE_FILES = {"fashion-mnist": "fashion_mnist70k.npz", "mnist": "mnist10k.npz"}
@@ -62,11 +62,7 @@ class RealDataset:
 
 def check_dataset_name(name, argument: str = "data") -> str:
     """One of :data:`REAL_DATASETS` (or an alias)."""
-    key = str(name).strip().lower()
-    key = DATASET_ALIASES.get(key, key)
-    if key not in REAL_DATASETS:
-        raise ValueError(f"{argument} must be one of {', '.join(REAL_DATASETS)}, got {name!r}")
-    return key
+    return check_choice(name, REAL_DATASETS, argument, DATASET_ALIASES)
 
 
 def default_data_dir() -> Path:

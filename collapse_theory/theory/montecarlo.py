@@ -59,6 +59,7 @@ import numpy as np
 from .recursion import DAETrajectory, dae_recursion
 from .spectral import psd_sqrt
 from .validation import (
+    check_choice,
     check_fraction,
     check_positive_int,
     check_psd_matrix,
@@ -82,11 +83,7 @@ STUDENT_DOF = 5
 
 def check_distribution(distribution, name: str = "distribution") -> str:
     """One of :data:`DISTRIBUTIONS` (or an alias)."""
-    key = str(distribution).strip().lower()
-    key = DISTRIBUTION_ALIASES.get(key, key)
-    if key not in DISTRIBUTIONS:
-        raise ValueError(f"{name} must be one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}")
-    return key
+    return check_choice(distribution, DISTRIBUTIONS, name, DISTRIBUTION_ALIASES)
 
 
 def _check_seed(seed, name: str = "seed"):

@@ -82,9 +82,10 @@ def check_psd_matrix(matrix, name: str = "second_moment", *, rtol: float = 1e-10
     return sym
 
 
-def check_choice(value, choices, name: str) -> str:
-    """``value`` (case- and space-insensitive) must be one of ``choices``; returns the normalised key."""
+def check_choice(value, choices, name: str, aliases: dict[str, str] | None = None) -> str:
+    """``value`` (case- and space-insensitive, ``aliases`` mapped first) must be one of ``choices``; returns the key."""
     key = str(value).strip().lower()
+    key = (aliases or {}).get(key, key)
     if key not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return key
@@ -92,11 +93,7 @@ def check_choice(value, choices, name: str) -> str:
 
 def check_regime(regime: str, name: str = "regime") -> str:
     """One of :data:`REGIMES` (or an alias)."""
-    key = str(regime).strip().lower()
-    key = REGIME_ALIASES.get(key, key)
-    if key not in REGIMES:
-        raise ValueError(f"{name} must be one of {', '.join(REGIMES)}, got {regime!r}")
-    return key
+    return check_choice(regime, REGIMES, name, REGIME_ALIASES)
 
 
 def check_rule(rule: str, name: str = "rule") -> str:
