@@ -96,6 +96,9 @@ def _build_parser() -> argparse.ArgumentParser:
     figures = sub.add_parser("figures", help="regenerate the figures (PNG + PDF) and figures/MANIFEST.csv")
     figures.add_argument("--only", action="append", default=None, metavar="ID", help="only this figure (repeatable)")
     figures.add_argument("--out", default="figures", metavar="DIR", help="output folder (default: figures)")
+    figures.add_argument("--quick", action="store_true",
+                         help="use each figure's quick variant (smaller toy run; image figures from the committed "
+                              "smoke-run data, no training)")
 
     reproduce = sub.add_parser("reproduce", help="the main job: verify, figures and report.md")
     reproduce.add_argument("--out", default="reproduce-output", metavar="DIR",
@@ -105,10 +108,11 @@ def _build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--quick", action="store_true", help="symbolic and numeric tiers only (under a minute)")
     reproduce.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    from . import cli_gaussian, cli_toy
+    from . import cli_gaussian, cli_reflow, cli_toy
 
     cli_gaussian.add_parser(sub)
     cli_toy.add_parser(sub)
+    cli_reflow.add_parser(sub)
 
     from . import cli_train
 
@@ -222,7 +226,7 @@ def _run_claims(args) -> int:
 def _run_figures(args) -> int:
     from .plotting.gallery import build_figures
 
-    manifest = build_figures(args.out, args.only)
+    manifest = build_figures(args.out, args.only, quick=args.quick)
     for row in manifest.itertuples():
         print(f"{row.figure_id:22} {args.out}/{row.png}  {args.out}/{row.pdf}  claims: {row.claims}")
     print(f"manifest: {args.out}/MANIFEST.csv")
@@ -351,6 +355,10 @@ def _flag_map(command: str | None) -> dict[str, str]:
         return cli_gaussian.FLAG_OF_ARGUMENT
     if command == "toy-reflow":
         return cli_toy._FLAG_OF_ARGUMENT
+    if command == "reflow":
+        from . import cli_reflow
+
+        return cli_reflow.FLAG_OF_ARGUMENT
     return _FLAG_OF_ARGUMENT
 
 
@@ -358,6 +366,12 @@ def _run_train_dae(args) -> int:
     from . import cli_train
 
     return cli_train.run(args)
+
+
+def _run_reflow(args) -> int:
+    from . import cli_reflow
+
+    return cli_reflow.run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -369,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         handler = {"verify": _run_verify, "claims": _run_claims, "dae": _run_dae, "figures": _run_figures,
                    "reproduce": _run_reproduce, "gaussian-reflow": cli_gaussian.run,
-                   "toy-reflow": cli_toy.run, "train-dae": _run_train_dae}[args.command]
+                   "toy-reflow": cli_toy.run, "train-dae": _run_train_dae, "reflow": _run_reflow}[args.command]
         return handler(args)
     except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
         sys.stdout = open(os.devnull, "w")
