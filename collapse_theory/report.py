@@ -77,21 +77,28 @@ def render_report(results: list[registry.CheckResult], tiers: list[str], manifes
 
 
 def reproduce(out_dir: str | Path = ".", tiers: list[str] | None = None, progress: bool = True,
-              figures: bool = True, claim_ids: list[str] | None = None) -> tuple[Path, bool]:
+              figures: bool = True, claim_ids: list[str] | None = None,
+              quick: bool | None = None) -> tuple[Path, bool]:
     """Run the checks of ``tiers`` (default symbolic + numeric), regenerate the figures into ``out_dir/figures``
-    and write ``out_dir/report.md`` and ``out_dir/verify.json`` (each with a manifest). Returns (report, passed)."""
+    and write ``out_dir/report.md`` and ``out_dir/verify.json`` (each with a manifest). Returns (report, passed).
+
+    ``quick``: figures with a quick variant (the trained 2-D toy Reflow vs RA run) use it; None (default) means
+    quick exactly when ``tiers`` leave out the trained tier (``reproduce --quick`` runs symbolic + numeric). The
+    image Reflow vs RA figures read the committed ``figures/data/image-reflow-*`` files in quick mode and run (or
+    resume, seconds) the smoke-scale image runs in ``runs/image-smoke/`` otherwise (about 3-4 min the first time)."""
     out = Path(out_dir)
     tiers = tiers or ["symbolic", "numeric"]
+    quick = "trained" not in tiers if quick is None else bool(quick)
     start = time.perf_counter()
     results = registry.run_checks(tiers, claim_ids, progress=progress)
     manifest = None
     if figures:
         from .plotting.gallery import build_figures
 
-        manifest = build_figures(out / "figures")
+        manifest = build_figures(out / "figures", quick=quick)
     seconds = time.perf_counter() - start
     passed = all(r.ok for r in results)
-    config = {"tiers": tiers, "figures": figures, "claims": claim_ids}
+    config = {"tiers": tiers, "figures": figures, "claims": claim_ids, "quick": quick}
     write_with_manifest(out / "verify.json", json.dumps({"tiers": tiers, "passed": passed,
                                                          "results": [r.as_dict() for r in results]},
                                                         indent=2, default=float) + "\n",

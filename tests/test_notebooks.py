@@ -27,3 +27,11 @@ def test_notebook_is_committed_without_outputs(path):
 
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 2
+
+
+def test_reflow_vs_ra_2d_notebook_is_executed():
+    assert "04_reflow_vs_ra_2d.ipynb" in {p.name for p in NOTEBOOKS}
+
+
+def test_reading_image_results_notebook_is_executed():
+    assert "05_reading_image_results.ipynb" in {p.name for p in NOTEBOOKS}

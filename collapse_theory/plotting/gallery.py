@@ -2,7 +2,10 @@
 
 :func:`build_figures` (CLI: ``collapse-theory figures``) makes each figure's data, writes it to
 ``<out>/data/<id>.csv``, reads it back, draws PNG and PDF, and writes ``<out>/MANIFEST.csv`` with the
-figure ID, files, data file, the command that made the data and the claim IDs it illustrates.
+figure ID, files, data file, the command that made the data and the claim IDs it illustrates. A data frame
+whose ``attrs`` hold a ``run_manifest`` (config, seed, versions; :func:`collapse_theory.runio.run_manifest`) is
+written with that manifest beside it (``<id>.csv.manifest.json``). ``quick=True`` uses a figure's
+``make_quick_data`` where it has one (a smaller run of the same experiment, for ``reproduce --quick``).
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from typing import Callable
 
 import pandas as pd
 
-from ..experiments import dae_theory, gaussian_reflow_figures
-from ..runio import atomic_write_text
-from . import dae_figures, flow_figures
+from ..experiments import dae_theory, gaussian_reflow_figures, image_reflow_figures, toy_reflow_figures
+from ..runio import atomic_write_text, write_with_manifest
+from . import dae_figures, flow_figures, image_figures, toy_figures
 from .style import save_figure
 
 
@@ -28,6 +31,8 @@ class FigureSpec:
     plot: Callable[[pd.DataFrame], object]
     claims: tuple[str, ...]
     data_command: str
+    make_quick_data: Callable[[], pd.DataFrame] | None = None
+    quick_data_command: str | None = None
 
 
 FIGURES: dict[str, FigureSpec] = {spec.figure_id: spec for spec in (
@@ -48,13 +53,41 @@ FIGURES: dict[str, FigureSpec] = {spec.figure_id: spec for spec in (
                gaussian_reflow_figures.reflow_w2_curves, flow_figures.plot_gaussian_reflow,
                ("C-RF", "C-RA", "REFLOW-ESTIMATED-DRIFT", "RA-REFLOW-BOUNDED"),
                "collapse_theory.experiments.gaussian_reflow_figures.reflow_w2_curves()"),
+    FigureSpec("toy-reflow-samples", "trained Reflow vs RA (α = 0.5) on the 8-Gaussian ring: samples per round",
+               toy_reflow_figures.samples_frame, toy_figures.plot_toy_samples, ("C-RF", "C-RA"),
+               "collapse_theory.experiments.toy_reflow_figures.samples_frame()",
+               lambda: toy_reflow_figures.samples_frame(quick=True),
+               "collapse_theory.experiments.toy_reflow_figures.samples_frame(quick=True)"),
+    FigureSpec("toy-reflow-paths", "ODE paths of fixed noise points: 1-RF vs the last Reflow / RA round, straightness",
+               toy_reflow_figures.paths_frame, toy_figures.plot_toy_paths, ("C-RF", "C-RA"),
+               "collapse_theory.experiments.toy_reflow_figures.paths_frame()",
+               lambda: toy_reflow_figures.paths_frame(quick=True),
+               "collapse_theory.experiments.toy_reflow_figures.paths_frame(quick=True)"),
+    FigureSpec("image-reflow-fd-rounds", "smoke-scale image Reflow vs RA (α = 0.5): feature FD per round, per sampler",
+               image_reflow_figures.fd_rounds_frame, image_figures.plot_fd_rounds, ("C-RF", "C-RA"),
+               "collapse_theory.experiments.image_reflow_figures.fd_rounds_frame()",
+               lambda: image_reflow_figures.fd_rounds_frame(quick=True),
+               "collapse_theory.experiments.image_reflow_figures.fd_rounds_frame(quick=True)"),
+    FigureSpec("image-reflow-fd-nfe", "image Reflow vs RA: feature FD vs NFE at the last round (1-RF for reference)",
+               image_reflow_figures.fd_nfe_frame, image_figures.plot_fd_nfe, ("C-RF", "C-RA"),
+               "collapse_theory.experiments.image_reflow_figures.fd_nfe_frame()",
+               lambda: image_reflow_figures.fd_nfe_frame(quick=True),
+               "collapse_theory.experiments.image_reflow_figures.fd_nfe_frame(quick=True)"),
+    FigureSpec("image-reflow-samples", "image Reflow vs RA: 64-sample grids at round 0 (1-RF) and the last round",
+               image_reflow_figures.samples_frame, image_figures.plot_samples, ("C-RF", "C-RA"),
+               "collapse_theory.experiments.image_reflow_figures.samples_frame()",
+               lambda: image_reflow_figures.samples_frame(quick=True),
+               "collapse_theory.experiments.image_reflow_figures.samples_frame(quick=True)"),
 )}
 
 MANIFEST_COLUMNS = ["figure_id", "title", "png", "pdf", "data_file", "data_command", "claims"]
 
 
-def build_figures(out_dir: str | Path = "figures", only: list[str] | None = None) -> pd.DataFrame:
-    """Regenerate the selected figures (default: all) into ``out_dir``; returns the manifest rows written."""
+def build_figures(out_dir: str | Path = "figures", only: list[str] | None = None,
+                  quick: bool = False) -> pd.DataFrame:
+    """Regenerate the selected figures (default: all) into ``out_dir``; returns the manifest rows written.
+
+    ``quick=True`` makes the data of figures that have a quick variant with it (the others as usual)."""
     out = Path(out_dir)
     ids = list(FIGURES) if not only else only
     unknown = [i for i in ids if i not in FIGURES]
@@ -66,11 +99,18 @@ def build_figures(out_dir: str | Path = "figures", only: list[str] | None = None
     for figure_id in ids:
         spec = FIGURES[figure_id]
         data_file = out / "data" / f"{figure_id}.csv"
-        atomic_write_text(data_file, spec.make_data().to_csv(index=False, lineterminator="\n"))
+        use_quick = quick and spec.make_quick_data is not None
+        frame = (spec.make_quick_data if use_quick else spec.make_data)()
+        text = frame.to_csv(index=False, lineterminator="\n")
+        if frame.attrs.get("run_manifest"):
+            write_with_manifest(data_file, text, frame.attrs["run_manifest"])
+        else:
+            atomic_write_text(data_file, text)
         fig = spec.plot(pd.read_csv(data_file))
         png, pdf = save_figure(fig, out / figure_id)
         rows.append({"figure_id": figure_id, "title": spec.title, "png": png.name, "pdf": pdf.name,
-                     "data_file": f"data/{data_file.name}", "data_command": spec.data_command,
+                     "data_file": f"data/{data_file.name}",
+                     "data_command": spec.quick_data_command if use_quick else spec.data_command,
                      "claims": " ".join(spec.claims)})
     kept = previous[~previous["figure_id"].isin(ids)] if len(previous) else previous
     manifest = pd.concat([kept, pd.DataFrame(rows, columns=MANIFEST_COLUMNS)], ignore_index=True)
