@@ -491,3 +491,13 @@ def test_inception_fid_small_sets():
     fake = (real + 0.8 * torch.randn(3, 3, 16, 16, generator=gen)).clamp(-1, 1)
     fid = M.inception_fid(real, fake, device="cpu")  # 6 images in all: a few seconds on a CPU
     assert np.isfinite(fid) and fid > 1.0
+
+
+def test_kid_and_precision_recall_give_the_same_numbers_on_an_explicit_device():
+    """The ``device`` option only moves the float64 arithmetic (the GPU path of the evaluator uses it)."""
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(120, 6, generator=g, dtype=torch.float64)
+    b = torch.randn(120, 6, generator=g, dtype=torch.float64) + 0.3
+    assert M.kernel_inception_distance(a, b, subsets=5, subset_size=50, seed=1) == \
+        M.kernel_inception_distance(a, b, subsets=5, subset_size=50, seed=1, device="cpu")
+    assert M.precision_recall(a, b, k=3) == M.precision_recall(a, b, k=3, device="cpu")

@@ -13,7 +13,15 @@ import torch
 
 from collapse_theory.train.ode import integrate, integrate_path, integrate_stochastic
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def _float64_default():
+    """These tests run in float64; the default is restored after each (other modules build float32 networks)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
 
 A = torch.tensor([[-0.5, 1.0], [-1.0, -0.5]], dtype=torch.float64)   # rotation + decay
 

@@ -203,9 +203,10 @@ class Evaluator:
 
     def _feature_metrics(self, feats) -> dict[str, float]:
         """FD, KID, precision and recall of generated features against the real test features."""
+        where = self.device if self.device.type == "cuda" else None
         kid, _ = M.kernel_inception_distance(self.feats_a, feats, subsets=self.cfg.kid_subsets,
-                                             subset_size=self.kid_size, seed=self.cfg.seed)
-        precision, recall = M.precision_recall(self.feats_a, feats, k=3)
+                                             subset_size=self.kid_size, seed=self.cfg.seed, device=where)
+        precision, recall = M.precision_recall(self.feats_a, feats, k=3, device=where)
         return {"FD": M.frechet_distance(self.feats_a, feats), "KID": kid, "precision": precision, "recall": recall}
 
     def _write_samples(self, k: int, grids: dict[str, np.ndarray]) -> None:

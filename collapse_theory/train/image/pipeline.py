@@ -279,7 +279,7 @@ class _Run:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(cfg.seed, "init"))
             net = build_unet(cfg.unet, in_channels=c, image_size=h, **cfg.unet_overrides)
-        net = net.to(self.device)
+        net = net.to(device=self.device, dtype=torch.float32)   # images are float32 whatever the default dtype
         if cfg.channels_last:
             net = net.to(memory_format=torch.channels_last)
         return net
