@@ -285,3 +285,22 @@ def test_scale_presets_validate_and_overrides_apply():
     with pytest.raises(ValueError, match="^nonesuch"):
         scale_config("smoke", nonesuch=1)
     assert ImageReflowConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_ora_without_regeneration_is_ra_and_oras_perturbs_the_real_pairs(tmp_path, cache_dir):
+    """ora with regen_every >= steps never regenerates, so it is exactly ra; oras's stochastic reverse pass gives
+    real pairs near, but not equal to, ra's deterministic ones (noise scale 1e-3 per sqrt(step), jitter 10 %)."""
+    base = MICRO + ["--rounds", "1", "--no-adaptive"]
+    assert _cli(base + ["--method", "reflow", "--out", str(tmp_path / "r0")], cache_dir).returncode == 0
+    runs = {}
+    for method, extra in (("ra", []), ("ora", ["--regen-every", "40"]), ("oras", [])):
+        res = _cli(base + ["--method", method, *extra, "--out", str(tmp_path / method),
+                           "--round0-from", str(tmp_path / "r0")], cache_dir)
+        assert res.returncode == 0, res.stderr
+        runs[method] = pd.read_csv(tmp_path / method / "metrics.csv")
+    assert np.array_equal(runs["ra"]["value"].to_numpy(), runs["ora"]["value"].to_numpy())
+    z_ra = P.load_checkpoint(tmp_path / "ra" / "pairs" / "round_1" / "real.pt")["z"]
+    z_oras = P.load_checkpoint(tmp_path / "oras" / "pairs" / "round_1" / "real.pt")["z"]
+    gap = float((z_ra - z_oras).abs().max())
+    assert 0 < gap < 0.5
+    assert np.isfinite(runs["oras"]["value"]).all()

@@ -182,7 +182,9 @@ def integrate_stochastic(field: Field, x, t0: float = 1.0, t1: float = 0.0, step
         raise ValueError(f"jitter must lie in [0, 1), got {jitter!r}")
     f = _Counted(field, per_sample_time)
     if jitter > 0:
-        u = (torch.rand(steps, generator=generator, dtype=torch.float64) * 2 - 1) * jitter
+        # drawn on the generator's device (a CUDA generator cannot fill a CPU tensor), then moved to the CPU
+        where = generator.device if generator is not None else torch.device("cpu")
+        u = (torch.rand(steps, generator=generator, dtype=torch.float64, device=where).cpu() * 2 - 1) * jitter
         weights = 1.0 + u
     else:
         weights = torch.ones(steps, dtype=torch.float64)
