@@ -105,7 +105,7 @@ def _build_parser() -> argparse.ArgumentParser:
                            help="folder for report.md, verify.json and figures/ (default: reproduce-output)")
     reproduce.add_argument("--tier", default="symbolic,numeric,trained",
                            help="tiers to verify (default: the CPU tiers symbolic,numeric,trained)")
-    reproduce.add_argument("--quick", action="store_true", help="symbolic and numeric tiers only (under a minute)")
+    reproduce.add_argument("--quick", action="store_true", help="symbolic and numeric tiers, quick figure variants (about 1.5 minutes)")
     reproduce.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     from . import cli_gaussian, cli_reflow, cli_toy
