@@ -24,7 +24,8 @@ FLAG_OF_ARGUMENT = {
     "dataset": "--dataset", "method": "--method", "rounds": "--rounds", "real_fraction": "--real-fraction",
     "scale": "--scale", "out": "--out", "device": "--device", "seed": "--seed", "data_path": "--data-path",
     "data_root": "--data-root", "download": "--download", "steps": "--steps", "round0_steps": "--round0-steps",
-    "n_pairs": "--n-pairs", "batch_size": "--batch-size", "lr": "--lr", "gen_steps": "--gen-steps",
+    "n_pairs": "--n-pairs", "shard_size": "--shard-size",
+    "batch_size": "--batch-size", "lr": "--lr", "gen_steps": "--gen-steps",
     "n_eval": "--n-eval", "inception_weights": "--inception-weights", "cache_dir": "--cache-dir",
     "threads": "--threads", "checkpoint_every": "--checkpoint-every", "n_train": "--n-train", "unet": "--unet",
     "regen_every": "--regen-every", "ema_decay": "--ema", "eval_nfes": "--eval-nfes", "warmup_steps": "--warmup",
@@ -63,6 +64,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--ema", type=float, default=None, help="EMA decay in (0, 1)")
     p.add_argument("--n-pairs", type=int, default=None, help="synthetic pairs per Reflow round")
     p.add_argument("--gen-steps", type=int, default=None, help="Euler steps to generate pairs and invert images")
+    p.add_argument("--shard-size", type=int, default=None, help="pairs per shard file (generation resumes by shard)")
     p.add_argument("--regen-every", type=int, default=None, help="ora/oras: regenerate real pairs every N steps")
     p.add_argument("--n-eval", type=int, default=None, help="evaluation sample size N")
     p.add_argument("--eval-nfes", default=None, help="Euler NFEs to evaluate, comma-separated (default 1,2,4,8,16)")
@@ -90,7 +92,8 @@ def config_from_args(args):
                      device=args.device, seed=args.seed, data_path=args.data_path, data_root=args.data_root,
                      n_train=args.n_train, unet=args.unet, steps=args.steps, round0_steps=args.round0_steps,
                      batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup, ema_decay=args.ema,
-                     n_pairs=args.n_pairs, gen_steps=args.gen_steps, regen_every=args.regen_every,
+                     n_pairs=args.n_pairs, gen_steps=args.gen_steps, shard_size=args.shard_size,
+                     regen_every=args.regen_every,
                      n_eval=args.n_eval, eval_nfes=nfes, inception_weights=args.inception_weights,
                      cache_dir=args.cache_dir, checkpoint_every=args.checkpoint_every, threads=args.threads,
                      compile_mode=args.compile_mode, round0_from=args.round0_from)

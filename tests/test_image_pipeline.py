@@ -304,3 +304,20 @@ def test_ora_without_regeneration_is_ra_and_oras_perturbs_the_real_pairs(tmp_pat
     gap = float((z_ra - z_oras).abs().max())
     assert 0 < gap < 0.5
     assert np.isfinite(runs["oras"]["value"]).all()
+
+
+def test_run_killed_during_pair_generation_resumes_shard_by_shard(tmp_path, cache_dir):
+    """Killed after the first of four synthetic-pair shards: the resumed run keeps that shard, writes the other
+    three, and ends with the metrics of an uninterrupted run."""
+    args = MICRO + ["--method", "reflow", "--rounds", "1", "--no-adaptive", "--shard-size", "50"]
+    killed = _cli(args + ["--out", str(tmp_path / "k")], cache_dir, **{P.KILL_ENV: "pairs:1:0"})
+    assert killed.returncode == -9
+    shards = sorted((tmp_path / "k" / "pairs" / "round_1").glob("synth_*.pt"))
+    assert [p.name for p in shards] == ["synth_00000.pt"]
+    first = shards[0].stat().st_mtime_ns
+    assert _cli(args + ["--out", str(tmp_path / "k"), "--resume"], cache_dir).returncode == 0
+    assert (tmp_path / "k" / "pairs" / "round_1" / "synth_00000.pt").stat().st_mtime_ns == first   # kept
+    assert len(list((tmp_path / "k" / "pairs" / "round_1").glob("synth_*.pt"))) == 4
+    whole = _cli(args + ["--out", str(tmp_path / "w")], cache_dir)
+    assert whole.returncode == 0
+    assert (tmp_path / "k" / "metrics.csv").read_text() == (tmp_path / "w" / "metrics.csv").read_text()

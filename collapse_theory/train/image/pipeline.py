@@ -64,7 +64,8 @@ from .config import ImageReflowConfig
 from .unet import UNET_PRESETS, build_unet
 
 KILL_ENV = "COLLAPSE_THEORY_KILL_AT"
-"""Testing hook: ``"k:s"`` makes the process SIGKILL itself right after step s of round k (after any checkpoint)."""
+"""Testing hook: ``"k:s"`` makes the process SIGKILL itself right after training step s of round k (after any
+checkpoint); ``"pairs:k:i"`` right after it wrote synthetic pair shard i of round k."""
 
 _NOT_COMPARED = ("progress", "device", "compile", "compile_mode", "threads", "cache_dir")
 _ROUND0_FREE = _NOT_COMPARED + ("method", "real_fraction", "rounds", "steps", "n_pairs", "regen_every", "oras_noise",
@@ -354,6 +355,8 @@ class _Run:
                 x = self.euler(previous, z, 0.0, 1.0, cfg.gen_steps).cpu()
                 atomic_torch_save({"z": z, "x": x}, folder / f"synth_{i:05d}.pt")
                 bar.update(1)
+                if os.environ.get(KILL_ENV) == f"pairs:{k}:{i}":
+                    os.kill(os.getpid(), signal.SIGKILL)
         D.barrier(self.dist)
         shards = [load_checkpoint(folder / f"synth_{i:05d}.pt") for i in range(n_shards)]
         synth_z = torch.cat([s["z"] for s in shards]).to(self.device)
