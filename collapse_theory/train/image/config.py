@@ -175,13 +175,13 @@ SCALE_PRESETS: dict[str, dict] = {
                   n_eval=297, n_recon=128, straightness_n=128, checkpoint_every=50, device="cpu", threads=1),
     "small": dict(dataset="fashion", unet="small-28", round0_steps=6000, steps=2000, batch_size=256, lr=1e-3,
                   warmup_steps=200, ema_decay=0.999, n_pairs=20_000, gen_steps=50, gen_batch=4096, shard_size=10_000,
-                  n_eval=5000, kid_subsets=50, n_recon=1000, straightness_n=1000, checkpoint_every=1000, device="cuda", bf16=True,
-                  channels_last=True, threads=None, loss_check_every=100),
+                  n_eval=5000, kid_subsets=50, n_recon=1000, straightness_n=1000, checkpoint_every=1000,
+                  device="cuda", bf16=True, channels_last=True, threads=None, loss_check_every=100),
     "paper": dict(dataset="cifar10", unet="cifar-36m", round0_steps=400_000, steps=100_000, batch_size=128,
                   lr=2e-4, warmup_steps=5000, ema_decay=0.9999, n_pairs=500_000, gen_steps=100, gen_batch=2048,
-                  shard_size=50_000, n_eval=50_000, kid_subsets=100, n_recon=5000, straightness_n=2000, checkpoint_every=5000,
-                  device="cuda", bf16=True, channels_last=True, compile=True, inception=True, threads=None,
-                  loss_check_every=200),
+                  shard_size=50_000, n_eval=50_000, kid_subsets=100, n_recon=5000, straightness_n=2000,
+                  checkpoint_every=5000, device="cuda", bf16=True, channels_last=True, compile=True, inception=True,
+                  threads=None, loss_check_every=200),
 }
 
 

@@ -167,7 +167,8 @@ class _Run:
             dev = f"cuda:{self.dist.local_rank}"
         self.device = torch.device(dev)
         if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device must be a visible device: CUDA is not available on this machine (use --device cpu)")
+            raise ValueError("device must be a visible device: CUDA is not available on this machine "
+                             "(use --device cpu)")
         self.resume = resume
         self.stages_run: list[str] = []
         self.state_path = self.out / "state.json"
@@ -220,7 +221,8 @@ class _Run:
                 diff = [k for k in config if k not in _NOT_COMPARED and saved.get(k) != config[k]]
                 if diff:
                     raise ValueError(f"out holds a run with a different config ({diff[0]}: {saved.get(diff[0])!r} "
-                                     f"there, {config[diff[0]]!r} now); resume with the same flags or use another --out")
+                                     f"there, {config[diff[0]]!r} now); resume with the same flags or use another "
+                                     f"--out")
             elif self.out.exists() and any(self.out.iterdir()) and not self.resume:
                 raise ValueError(f"out must be a new or empty folder, {str(self.out)!r} holds other files")
             else:
