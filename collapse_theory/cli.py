@@ -246,6 +246,23 @@ def _run_reproduce(args) -> int:
     return 0 if passed else 1
 
 
+def claims_tier_table(note: str = "see below") -> list[str]:
+    """Markdown rows of the claims x tiers table: the number of checks per tier, or ``note`` where the claim
+    records why no check of that tier applies (yet), or "-"."""
+    from .claims import registry
+
+    all_checks = registry.checks(["symbolic", "numeric", "trained"])
+    lines = ["| claim | provenance | " + " | ".join(registry.TIERS) + " |",
+             "|---|---|" + "---|" * len(registry.TIERS)]
+    for claim in registry.claims():
+        cells = []
+        for tier in registry.TIERS:
+            n = sum(1 for c in all_checks if c.claim_id == claim.id and c.tier == tier)
+            cells.append(f"{n} check{'s' if n != 1 else ''}" if n else (note if tier in claim.no_check else "-"))
+        lines.append(f"| {claim.id} | {claim.provenance} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def claims_markdown() -> str:
     """The claims document: a claims x tiers table, then each claim's statement, assumptions and checks."""
     from .claims import registry
@@ -258,15 +275,7 @@ def claims_markdown() -> str:
              "a test keeps this file equal to that output. Provenance: `paper-claim` (the paper's abstract says so), "
              "`toolkit-theorem` (stated and proved here), `observation` (measured here). "
              "`collapse-theory verify` runs every check below.", "",
-             "| claim | provenance | " + " | ".join(registry.TIERS) + " |",
-             "|---|---|" + "---|" * len(registry.TIERS)]
-    for claim in items:
-        cells = []
-        for tier in registry.TIERS:
-            n = sum(1 for c in all_checks if c.claim_id == claim.id and c.tier == tier)
-            cells.append(f"{n} check{'s' if n != 1 else ''}" if n else ("see below" if tier in claim.no_check else "-"))
-        lines.append(f"| {claim.id} | {claim.provenance} | " + " | ".join(cells) + " |")
-    lines.append("")
+             *claims_tier_table(), ""]
     for claim in items:
         lines += [f"## {claim.id}: {claim.title}", "", f"*Provenance:* `{claim.provenance}`"
                   + (f"; formalises {', '.join(claim.formalises)}" if claim.formalises else ""), "",

@@ -66,3 +66,11 @@ def test_claims_document_is_generated_from_the_registry():
 
     doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "claims.md"
     assert doc.read_text() == claims_markdown(), "regenerate: collapse-theory claims --markdown > docs/claims.md"
+
+
+def test_readme_claims_table_is_the_registry_table():
+    from collapse_theory.cli import claims_tier_table
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("<!-- claims-table:start -->\n", 1)[1].split("\n<!-- claims-table:end -->", 1)[0]
+    assert block == "\n".join(claims_tier_table(note="see claims.md"))
