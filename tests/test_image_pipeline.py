@@ -321,3 +321,16 @@ def test_run_killed_during_pair_generation_resumes_shard_by_shard(tmp_path, cach
     whole = _cli(args + ["--out", str(tmp_path / "w")], cache_dir)
     assert whole.returncode == 0
     assert (tmp_path / "k" / "metrics.csv").read_text() == (tmp_path / "w" / "metrics.csv").read_text()
+
+
+def test_resume_with_more_rounds_extends_the_run(tmp_path, cache_dir):
+    """A finished run resumed with a larger --rounds continues; it equals a run made with that many rounds."""
+    args = MICRO + ["--method", "ra", "--no-adaptive"]
+    assert _cli(args + ["--rounds", "0", "--out", str(tmp_path / "x")], cache_dir).returncode == 0
+    assert _cli(args + ["--rounds", "1", "--out", str(tmp_path / "x"), "--resume"], cache_dir).returncode == 0
+    assert _cli(args + ["--rounds", "1", "--out", str(tmp_path / "y")], cache_dir).returncode == 0
+    assert (tmp_path / "x" / "metrics.csv").read_text() == (tmp_path / "y" / "metrics.csv").read_text()
+    manifest = json.loads((tmp_path / "x" / "manifest.json").read_text())
+    assert manifest["config"]["rounds"] == 1 and len(manifest["resumed"]) == 1
+    fewer = _cli(args + ["--rounds", "0", "--out", str(tmp_path / "x"), "--resume"], cache_dir)
+    assert fewer.returncode == 2 and "--rounds" in fewer.stderr

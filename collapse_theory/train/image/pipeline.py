@@ -217,12 +217,22 @@ class _Run:
                 if not self.resume:
                     raise ValueError(f"out already holds a run ({manifest_path}); pass --resume to continue it or "
                                      f"choose another --out")
-                saved = json.loads(manifest_path.read_text())["config"]
-                diff = [k for k in config if k not in _NOT_COMPARED and saved.get(k) != config[k]]
+                manifest = json.loads(manifest_path.read_text())
+                saved = manifest["config"]
+                diff = [k for k in config if k not in _NOT_COMPARED + ("rounds",) and saved.get(k) != config[k]]
                 if diff:
                     raise ValueError(f"out holds a run with a different config ({diff[0]}: {saved.get(diff[0])!r} "
                                      f"there, {config[diff[0]]!r} now); resume with the same flags or use another "
                                      f"--out")
+                if config["rounds"] < saved["rounds"]:
+                    raise ValueError(f"rounds must be at least the run's {saved['rounds']} to resume it (more rounds "
+                                     f"extend it), got {config['rounds']}")
+                # a resumed run may add rounds: the manifest records every (re)start with its argv and versions
+                restart = run_manifest("collapse-theory reflow --resume", config, self.cfg.seed)
+                manifest.setdefault("resumed", []).append({k: restart[k] for k in
+                                                           ("created_utc", "argv", "versions", "git_revision")})
+                manifest["config"] = config
+                atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
             elif self.out.exists() and any(self.out.iterdir()) and not self.resume:
                 raise ValueError(f"out must be a new or empty folder, {str(self.out)!r} holds other files")
             else:
