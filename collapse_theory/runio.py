@@ -11,22 +11,22 @@ import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 _PACKAGES = ("collapse_theory", "numpy", "scipy", "sympy", "pandas", "matplotlib", "torch")
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, flushed, then os.replace.
-
-    A reader never sees a half-written file, and an interrupted write leaves the old file intact."""
+def atomic_write_via(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Atomically create ``path`` with ``write(handle)``: a temporary file in the same folder (binary mode),
+    flushed and fsynced, then ``os.replace``. A reader never sees a half-written file, and an interrupted write
+    leaves the old file intact. ``write`` may be e.g. ``lambda h: torch.save(obj, h)``."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give results the usual permissions
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -34,6 +34,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically (:func:`atomic_write_via`)."""
+    return atomic_write_via(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write_via`)."""
+    return atomic_write_via(path, lambda handle: handle.write(data))
 
 
 def _umask() -> int:
@@ -82,20 +92,3 @@ def write_with_manifest(path: str | os.PathLike, text: str, manifest: dict[str, 
     side = atomic_write_text(str(target) + ".manifest.json", json.dumps(manifest, indent=2, default=str) + "\n")
     return target, side
 
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, os.replace)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target

@@ -88,8 +88,6 @@ class Evaluator:
     """Holds what is fixed across rounds: the feature classifier, the real features, the evaluation noise."""
 
     def __init__(self, run):
-        import pandas as pd  # noqa: F401  (imported here so the module stays light)
-
         cfg = run.cfg
         self.run, self.cfg, self.data, self.device = run, cfg, run.data, run.device
         self.shape = run.shape

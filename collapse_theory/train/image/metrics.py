@@ -35,9 +35,7 @@ import hashlib
 import importlib.util
 import json
 import math
-import os
 import re
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -48,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...runio import atomic_write_text
+from ...runio import atomic_write_text, atomic_write_via
 from ...theory.spectral import psd_sqrt
 from ...theory.validation import check_positive_int
 
@@ -354,20 +352,7 @@ def train_feature_net(train_images, train_labels, test_images, test_labels, n_cl
 
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """torch.save to a temporary file in the same folder, fsync, then os.replace (atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the cache the usual permissions
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_via(path, lambda handle: torch.save(payload, handle))
 
 
 def _load_checkpoint(path: Path, config: dict[str, Any]) -> tuple[FeatureNet, float] | None:

@@ -57,7 +57,7 @@ import torch
 from torch import nn
 
 from ...data.images import ImageData, load_image_dataset
-from ...runio import atomic_write_bytes, atomic_write_text, run_manifest
+from ...runio import atomic_write_bytes, atomic_write_text, atomic_write_via, run_manifest
 from ..ode import integrate, integrate_stochastic
 from . import distributed as D
 from .config import ImageReflowConfig
@@ -87,16 +87,7 @@ def derive_seed(*parts) -> int:
 
 def atomic_torch_save(obj, path: Path) -> Path:
     """``torch.save`` to a temporary file in the same folder, then ``os.replace`` (readers never see half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_via(path, lambda handle: torch.save(obj, handle))
 
 
 def load_checkpoint(path: Path) -> dict:
