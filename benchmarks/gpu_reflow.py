@@ -888,8 +888,12 @@ def fashion_phase(args, device, budget: Budget, notes: list[str], missing_opt: l
             f"({res['timing']['data_s']:.1f} s)")
         cache = Path(cfg0.cache_dir) if cfg0.cache_dir else default_cache_dir()
         t0 = time.perf_counter()
-        _, info = M.load_or_train_feature_net(cfg0.dataset, data.data_hash, data.train, data.train_labels, data.test,
-                                              data.test_labels, data.n_classes, cache_dir=cache, seed=0,
+        # the pipeline's evaluator trains the classifier on the whole training split (not the n_train subset the
+        # flows learn from), so the memoised net here must be that one
+        full = data if cfg0.n_train is None else load_image_dataset(
+            cfg0.dataset, data_path=cfg0.data_path, data_root=cfg0.data_root, shuffle_seed=cfg0.shuffle_seed)
+        _, info = M.load_or_train_feature_net(cfg0.dataset, full.data_hash, full.train, full.train_labels, full.test,
+                                              full.test_labels, full.n_classes, cache_dir=cache, seed=0,
                                               device=device)
         res["timing"]["featurenet_s"] = time.perf_counter() - t0
         res["featurenet"] = {"name": info["extractor"], "test_accuracy": info["test_accuracy"],

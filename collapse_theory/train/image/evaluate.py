@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...data.images import to_uint8
+from ...data.images import load_image_dataset, to_uint8
 from ...runio import atomic_write_bytes, atomic_write_text
 from .. import flow_metrics
 from ..ode import integrate
@@ -92,9 +92,13 @@ class Evaluator:
         self.run, self.cfg, self.data, self.device = run, cfg, run.data, run.device
         self.shape = run.shape
         cache = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+        # the classifier always learns from the whole training split, so FD-<net> values are comparable across
+        # runs that train their flows on fewer images (n_train)
+        full = self.data if cfg.n_train is None else load_image_dataset(
+            cfg.dataset, data_path=cfg.data_path, data_root=cfg.data_root, shuffle_seed=cfg.shuffle_seed)
         self.extractor, self.extractor_info = M.load_or_train_feature_net(
-            cfg.dataset, self.data.data_hash, self.data.train, self.data.train_labels, self.data.test,
-            self.data.test_labels, self.data.n_classes, cache_dir=cache, seed=0, device=self.device)
+            cfg.dataset, full.data_hash, full.train, full.train_labels, full.test, full.test_labels,
+            full.n_classes, cache_dir=cache, seed=0, device=self.device)
         self.extractor_name = self.extractor_info["extractor"]
         n = min(cfg.n_eval, self.data.test.shape[0], self.data.train.shape[0])
         self.n_eval = n
