@@ -94,3 +94,15 @@ def test_data_package_never_imports_torch():
     code = ("import sys, collapse_theory.data as d; d.load_real_dataset('digits', 2, max_images=50);"
             "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_truncated_archive_is_a_one_line_error_naming_the_path(tmp_path):
+    from collapse_theory.data.loaders import load_image_archive
+
+    good = tmp_path / "good.npz"
+    np.savez(good, images=np.zeros((4, 28, 28), dtype=np.uint8), labels=np.arange(4))
+    bad = tmp_path / "fashion_mnist70k.npz"
+    bad.write_bytes(good.read_bytes()[:-40])          # cut off the zip's central directory
+    with pytest.raises(ValueError, match="fashion_mnist70k.npz") as info:
+        load_image_archive("fashion-mnist", data_path=bad)
+    assert "cannot be read" in str(info.value) and "\n" not in str(info.value)

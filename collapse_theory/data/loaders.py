@@ -22,6 +22,7 @@ S* = diag(c_i), which the population recursion takes as lambda*.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def load_image_archive(name: str, data_path: str | os.PathLike | None = None, sh
                 raise ValueError(f"it has no 'images' array (arrays: {', '.join(archive.files)})")
             images = archive["images"]
             labels = archive["labels"] if "labels" in archive.files else np.full(images.shape[:1], -1)
-    except (OSError, ValueError, EOFError, KeyError) as exc:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise ValueError(f"data_path must name a readable .npz archive, but {str(path)!r} cannot be read ({exc}); "
                          f"{_how_to_obtain(key)}") from None
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28) or images.shape[0] < 2:
