@@ -30,11 +30,11 @@ import time
 import numpy as np
 import torch
 
-from collapse_theory.runio import run_manifest, write_with_manifest
+from collapse_theory.outputs import run_manifest, write_with_manifest
 from collapse_theory.theory import optimal_dae
-from collapse_theory.train.models import make_model
-from collapse_theory.train.recursion import fixed_rotation
-from collapse_theory.train.training import train_dae
+from collapse_theory.train.dae.models import make_model
+from collapse_theory.train.dae.recursion import fixed_rotation
+from collapse_theory.train.dae.training import train_dae
 
 N_MODELS, DIM, N_SAMPLES, SIGMA2, SEED = 64, 64, 1024, 0.1, 0
 TARGET = 1e-4

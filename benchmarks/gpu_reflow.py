@@ -763,7 +763,7 @@ def calibrate(cfg, data, device, dry: bool) -> Rates:
 
     from collapse_theory.train.image.pipeline import EMA, FlatField, rf_loss
     from collapse_theory.train.image.unet import build_unet
-    from collapse_theory.train.ode import integrate
+    from collapse_theory.train.flow.ode import integrate
 
     sync = _sync(device)
     c, h, _ = data.image_shape
@@ -1058,7 +1058,7 @@ def inception_phase(args, device, fashion: dict, budget: Budget, notes: list[str
     from collapse_theory.train.image.evaluate import run_seed
     from collapse_theory.train.image.pipeline import FlatField, load_checkpoint
     from collapse_theory.train.image.unet import build_unet
-    from collapse_theory.train.ode import integrate
+    from collapse_theory.train.flow.ode import integrate
 
     res = {}
     with Deadline(budget.left() - FINAL_RESERVE_S, "inception") as d:
@@ -1296,7 +1296,7 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     fd_lines, tidy = fd_table(out)
     csv_path = out / "fashion_metrics.csv"
-    from collapse_theory.runio import atomic_write_text
+    from collapse_theory.outputs import atomic_write_text
 
     if tidy is not None:
         atomic_write_text(csv_path, tidy.to_csv(index=False, float_format="%.10g"))

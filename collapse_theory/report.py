@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .claims import registry
-from .runio import atomic_write_text, run_manifest, write_with_manifest
+from .outputs import atomic_write_text, run_manifest, write_with_manifest
 
 STATUS_MARK = {"pass": "pass", "fail": "FAIL", "weak": "WEAK", "error": "ERROR"}
 
@@ -93,7 +93,7 @@ def reproduce(out_dir: str | Path = ".", tiers: list[str] | None = None, progres
     results = registry.run_checks(tiers, claim_ids, progress=progress)
     manifest = None
     if figures:
-        from .plotting.gallery import build_figures
+        from .gallery import build_figures
 
         manifest = build_figures(out / "figures", quick=quick)
     seconds = time.perf_counter() - start

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from collapse_theory.cli import main
+from collapse_theory.cli.shell import main
 
 
 def run(capsys, *argv):
@@ -122,7 +122,7 @@ def test_dae_out_writes_file_and_manifest(capsys, tmp_path):
 
 
 def test_atomic_write_keeps_old_file_when_interrupted(tmp_path, monkeypatch):
-    from collapse_theory import runio
+    from collapse_theory import outputs as runio
 
     target = tmp_path / "result.txt"
     runio.atomic_write_text(target, "old")

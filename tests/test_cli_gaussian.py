@@ -1,4 +1,4 @@
-"""The gaussian-reflow sub-command (collapse_theory.cli_gaussian), driven through a parser built here."""
+"""The gaussian-reflow sub-command (collapse_theory.cli.gaussian), driven through a parser built here."""
 
 import argparse
 import io
@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from collapse_theory import cli_gaussian
+from collapse_theory.cli import gaussian as cli_gaussian
 
 
 def parser():

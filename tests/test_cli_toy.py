@@ -1,4 +1,4 @@
-"""`toy-reflow` (collapse_theory.cli_toy): output formats, the CSV + manifest, one-line errors with exit 2."""
+"""`toy-reflow` (collapse_theory.cli.toy): output formats, the CSV + manifest, one-line errors with exit 2."""
 
 import argparse
 import io
@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from collapse_theory import cli_toy
+from collapse_theory.cli import toy as cli_toy
 
 TINY = ["toy-reflow", "--data", "gaussian", "--rounds", "1", "--steps", "15", "--round0-steps", "20",
         "--batch-size", "16", "--n-real", "32", "--n-synth", "32", "--width", "8", "--depth", "1",

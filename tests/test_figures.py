@@ -5,7 +5,7 @@ import hashlib
 import pandas as pd
 import pytest
 
-from collapse_theory.plotting.gallery import FIGURES, build_figures
+from collapse_theory.gallery import FIGURES, build_figures
 
 
 def _digest(path):

@@ -1,4 +1,4 @@
-"""Trained flows (collapse_theory.train.flows), their metrics and the toy data: shapes, determinism, the
+"""Trained flows (collapse_theory.train.flow.reflow), their metrics and the toy data: shapes, determinism, the
 documented equalities between methods, bad input. Tiny configurations only (the default suite stays fast);
 the trained-tier checks themselves run in a subprocess (slow)."""
 
@@ -14,9 +14,17 @@ import torch
 
 from collapse_theory.data import toy2d
 from collapse_theory.theory.spectral import gaussian_w2
-from collapse_theory.train import flow_metrics
-from collapse_theory.train.flows import (FRAME_COLUMNS, PairSource, ReflowConfig, VelocityMLP, make_model, rf_loss,
-                                         run_reflow, wide_table)
+from collapse_theory.train.flow import metrics as flow_metrics
+from collapse_theory.train.flow.reflow import (
+    FRAME_COLUMNS,
+    PairSource,
+    ReflowConfig,
+    VelocityMLP,
+    make_model,
+    rf_loss,
+    run_reflow,
+    wide_table,
+)
 
 TINY = dict(data="gaussian", dim=2, rounds=2, steps=25, round0_steps=40, batch_size=32, n_real=64, n_synth=64,
             width=16, depth=2, n_eval=40, eval_steps=(1, 2), dopri5=False, straightness_times=2, gen_steps=4)
@@ -87,7 +95,7 @@ def test_gaussian_fit_w2_and_errors():
 def test_straightness_estimator_against_closed_form():
     """The Monte-Carlo straightness of the closed-form Gaussian velocity field matches the closed form
     (math.md section 3) within 5 %; a constant field is exactly straight."""
-    from collapse_theory.theory import gaussian_flow as gf
+    from collapse_theory.theory.flow import gaussian as gf
 
     mean, cov = toy2d.gaussian_parameters(2)
     ends = gf.GaussianEndpoints(np.zeros(2), np.eye(2), mean, cov)
@@ -213,7 +221,7 @@ def test_bad_input(kwargs, first):
 
 _CHECKS_SCRIPT = """
 import json, sys
-from collapse_theory.claims import flow_trained_checks  # noqa: F401 - registers the checks
+from collapse_theory.claims.flow import trained as flow_trained_checks  # noqa: F401 - registers the checks
 from collapse_theory.claims import registry
 items = [c for c in registry._CHECKS.values() if c.tier == "trained" and c.run.__module__ == flow_trained_checks.__name__]
 if sys.argv[1] == "list":

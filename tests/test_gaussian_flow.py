@@ -1,4 +1,4 @@
-"""Gaussian rectified flow closed forms (collapse_theory.theory.gaussian_flow): validation, maps, energies, OT gap.
+"""Gaussian rectified flow closed forms (collapse_theory.theory.flow.gaussian): validation, maps, energies, OT gap.
 
 Tolerances: closed forms against each other 1e3 d eps (float64); against solve_ivp (rtol 1e-10) 1e-7 relative;
 against quad (epsrel 1e-11) 1e-8 relative (see collapse_theory/claims/flow_numeric_checks.py)."""
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collapse_theory.theory import gaussian_flow as gf
+from collapse_theory.theory.flow import gaussian as gf
 from collapse_theory.theory.spectral import psd_sqrt
 
 EPS = np.finfo(float).eps

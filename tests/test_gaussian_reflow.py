@@ -1,4 +1,4 @@
-"""Gaussian Reflow recursions (collapse_theory.theory.gaussian_reflow) and their registry checks."""
+"""Gaussian Reflow recursions (collapse_theory.theory.flow.reflow) and their registry checks."""
 
 import numpy as np
 import pytest
@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import digamma
 
-from collapse_theory.theory import gaussian_flow as gf
-from collapse_theory.theory import gaussian_reflow as gr
-from collapse_theory.theory.recursion import dae_recursion
+from collapse_theory.theory.flow import gaussian as gf
+from collapse_theory.theory.flow import reflow as gr
+from collapse_theory.theory.dae.recursion import dae_recursion
 
 from test_gaussian_flow import random_ends
 
@@ -116,7 +116,7 @@ def test_shrinkage_reflow_reuses_the_dae_recursion():
 
 
 def test_clean_prediction_is_the_wiener_filter():
-    from collapse_theory.theory.linear_dae import optimal_dae
+    from collapse_theory.theory.dae.linear import optimal_dae
 
     S = np.array([[2.0, 0.3], [0.3, 0.5]])
     ends = gf.GaussianEndpoints.standard_noise(np.zeros(2), S)
@@ -134,10 +134,14 @@ def flow_checks():
     for tier in ("symbolic", "numeric"):  # load the configured tiers first: they belong to the saved state
         registry.load_tier(tier)
     saved_claims, saved_checks = dict(registry._CLAIMS), dict(registry._CHECKS)
-    from collapse_theory.claims import catalog_flow, flow_numeric_checks, flow_symbolic_checks  # noqa: F401
+    from collapse_theory.claims.flow import (
+        catalog as catalog_flow,
+        numeric as flow_numeric_checks,
+        symbolic as flow_symbolic_checks,
+    )  # noqa: F401
 
     yield [c for c in registry._CHECKS.values()
-           if c.run.__module__ in ("collapse_theory.claims.flow_numeric_checks", "collapse_theory.claims.flow_symbolic_checks")]
+           if c.run.__module__ in ("collapse_theory.claims.flow.numeric", "collapse_theory.claims.flow.symbolic")]
     registry._CLAIMS.clear()
     registry._CLAIMS.update(saved_claims)
     registry._CHECKS.clear()

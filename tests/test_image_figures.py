@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from collapse_theory.experiments import image_reflow_figures as img
-from collapse_theory.plotting import gallery, image_figures
+from collapse_theory.experiments import image_reflow as img
+from collapse_theory import gallery
+from collapse_theory.plotting import image_reflow as image_figures
 from collapse_theory.plotting.style import save_figure
 
 SAMPLERS = (("euler1", 1), ("euler4", 4), ("euler16", 16), ("dopri5", 62))

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from collapse_theory.cli import main
+from collapse_theory.cli.shell import main
 from collapse_theory.train.image import distributed as D
 from collapse_theory.train.image import pipeline as P
 from collapse_theory.train.image.config import ImageReflowConfig, scale_config

@@ -4,11 +4,12 @@ registered Monte-Carlo checks (and their mutants), and the O(1/n) bias (slow).""
 import numpy as np
 import pytest
 
-from collapse_theory.claims import montecarlo_checks as MC
+from collapse_theory.claims.dae import numeric_finite_sample as MC
 from collapse_theory.claims import registry
-from collapse_theory.theory import linear_dae
-from collapse_theory.theory import montecarlo as mc
-from collapse_theory.theory.recursion import dae_recursion
+from collapse_theory.theory.dae import linear as linear_dae
+from collapse_theory.theory.dae import finite_sample as mc
+from collapse_theory.theory.dae.recursion import dae_recursion
+from collapse_theory.stats import max_abs_z, summarise_z, z_scores
 
 S_STAR = MC.reference_second_moment()
 REGIMES = (("replace", 0.0), ("mix", 0.5), ("fresh", 0.25), ("accumulate", 0.0))
@@ -28,8 +29,8 @@ def test_samplers_have_second_moment_s_star(distribution):
     assert X.shape == (400, 500, 3)
     S_hat = np.swapaxes(X, -1, -2) @ X / 500
     rows, cols = np.triu_indices(3)
-    z = mc.z_scores(S_hat[:, rows, cols], S_STAR[rows, cols])
-    assert mc.max_abs_z(z) <= 4, z
+    z = z_scores(S_hat[:, rows, cols], S_STAR[rows, cols])
+    assert max_abs_z(z) <= 4, z
 
 
 def test_samplers_are_genuinely_different_distributions():
@@ -101,7 +102,7 @@ def test_noise_draws_fit_has_the_distribution_of_empirical_dae(monkeypatch):
         for f in (lambda w: w, lambda w: w ** 2):
             a, b = f(W).reshape(R, -1), f(ref).reshape(R, -1)
             zs.append((a.mean(0) - b.mean(0)) / np.sqrt(a.var(0, ddof=1) / R + b.var(0, ddof=1) / R))
-        return mc.max_abs_z(*zs)
+        return max_abs_z(*zs)
 
     assert two_sample_z(5) <= 4
     monkeypatch.setattr(mc, "_wishart_identity", lambda dof, batch, d, rng: np.zeros((batch, d, d)))
@@ -121,9 +122,9 @@ def test_one_step_from_a_fixed_training_set_is_unbiased():
     T = mc.sample_data(S_STAR, 30, "mixture", seed=8)
     draws = mc.generate_from_training_set(T, 0.3, "renoise", replicates=5000, seed=9)
     expected = dae_recursion(draws.training_eigenvalues, 0.3, rounds=1).eigenvalues[1]
-    assert mc.max_abs_z(mc.z_scores(draws.along, expected)) <= 4
+    assert max_abs_z(z_scores(draws.along, expected)) <= 4
     wrong = dae_recursion(draws.training_eigenvalues, 0.3, rounds=1, rule="clean").eigenvalues[1]
-    assert mc.max_abs_z(mc.z_scores(draws.along, wrong)) > 4
+    assert max_abs_z(z_scores(draws.along, wrong)) > 4
 
 
 # --------------------------------------------------------------------------------------------- determinism
@@ -181,7 +182,7 @@ def test_other_errors_name_the_argument():
     with pytest.raises(ValueError, match="^n_samples "):
         mc.sample_data(np.eye(2), 0)
     with pytest.raises(ValueError, match="^samples "):
-        mc.z_scores(np.ones((1, 3)), 1.0)
+        z_scores(np.ones((1, 3)), 1.0)
     with pytest.raises(ValueError, match="^training_set "):
         mc.generate_from_training_set(np.ones(3), 0.1)
     with pytest.raises(ValueError, match="^n_samples "):
@@ -194,11 +195,11 @@ def test_other_errors_name_the_argument():
 
 def test_z_scores_and_summaries():
     samples = np.array([[1.0, 2.0], [3.0, 2.0]])  # means (2, 2), sd (sqrt 2, 0)
-    z = mc.z_scores(samples, [1.0, 1.0])
+    z = z_scores(samples, [1.0, 1.0])
     assert z[0] == pytest.approx(1.0) and z[1] == np.inf
-    assert mc.z_scores(samples, [2.0, 2.0])[1] == 0.0
-    assert mc.max_abs_z(z) == np.inf and mc.max_abs_z([np.nan]) == np.inf and mc.max_abs_z([0.5, -2.0]) == 2.0
-    summary = mc.summarise_z(np.array([0.5, -5.0, 1.0]))
+    assert z_scores(samples, [2.0, 2.0])[1] == 0.0
+    assert max_abs_z(z) == np.inf and max_abs_z([np.nan]) == np.inf and max_abs_z([0.5, -2.0]) == 2.0
+    summary = summarise_z(np.array([0.5, -5.0, 1.0]), limit=4.0)
     assert summary == {"max_abs_z": 5.0, "n_compared": 3, "n_over_limit": 1}
 
 

@@ -1,4 +1,4 @@
-"""ODE solvers for learned fields (collapse_theory.train.ode) against fields with known solutions.
+"""ODE solvers for learned fields (collapse_theory.train.flow.ode) against fields with known solutions.
 
 Tolerances: float64 throughout; exact-solution comparisons use the solver's own error law (Euler O(h), Heun
 O(h^2)) and the measured order from halving h must lie within 0.1 of the theoretical order; dopri5 is
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from collapse_theory.train.ode import integrate, integrate_path, integrate_stochastic
+from collapse_theory.train.flow.ode import integrate, integrate_path, integrate_stochastic
 
 
 

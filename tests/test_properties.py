@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collapse_theory.claims import properties as P
-from collapse_theory.theory import linear_dae, recursion
+from collapse_theory.claims.dae import properties as P
+from collapse_theory.theory.dae import linear as linear_dae, recursion
 
 sigma2s = st.floats(min_value=1e-8, max_value=1e4, allow_nan=False, allow_infinity=False)
 log_eigs = st.floats(min_value=-6.0, max_value=4.0)

@@ -9,7 +9,7 @@ import pytest
 import sympy as sp
 
 from collapse_theory.claims.registry import Outcome, checks, claims, run_check
-from collapse_theory.theory import symbolic as sym
+from collapse_theory.proofs import dae as sym
 
 SYMBOLIC_CHECKS = checks(["symbolic"])
 _OUTCOMES: dict[tuple[str, str | None], Outcome] = {}

@@ -99,7 +99,7 @@ def test_recursion_vectorises_over_grids():
 
 
 def test_recursion_is_independent_of_chunking(monkeypatch):
-    from collapse_theory.theory import recursion
+    from collapse_theory.theory.dae import recursion
 
     sigma2 = np.geomspace(1e-3, 1, 50)
     full = dae_recursion([4.0, 1.0], sigma2, 0.0, 20)

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from collapse_theory.experiments import toy_reflow_figures as toy
-from collapse_theory.plotting import gallery, toy_figures
+from collapse_theory.experiments import toy_reflow as toy
+from collapse_theory import gallery
+from collapse_theory.plotting import toy_reflow as toy_figures
 from collapse_theory.plotting.style import save_figure
 
 TINY = toy.ToyReflowSetting(rounds=1, steps=12, round0_steps=20, batch_size=32, width=8, depth=1, n_real=64,

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import torch
 
-from collapse_theory.cli import main
+from collapse_theory.cli.shell import main
 from collapse_theory.claims import registry
 from collapse_theory.theory import bottleneck_dae, dae_recursion, optimal_dae
 from collapse_theory.train import RecursionConfig, bottleneck_closed_form, make_model, run_trained_recursion
-from collapse_theory.train.recursion import data_source, fixed_rotation
-from collapse_theory.train.training import (
+from collapse_theory.train.dae.recursion import data_source, fixed_rotation
+from collapse_theory.train.dae.training import (
     certified_error_bound,
     dae_loss_from_moment,
     dae_loss_marginal,
@@ -286,7 +286,7 @@ def test_every_dae_claim_has_a_trained_check_or_a_reason():
 
 def test_listing_trained_checks_does_not_import_torch():
     code = ("import sys, collapse_theory.claims.registry as r; r.checks(['trained']);"
-            "import collapse_theory.claims.trained_checks;"
+            "import collapse_theory.claims.dae.trained;"
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
 
@@ -300,10 +300,10 @@ def test_verify_trained_tier_runs_a_check(capsys):
 
 @pytest.mark.slow
 def test_every_trained_dae_check_passes_and_rejects_its_mutants():
-    from collapse_theory.claims import trained_checks  # noqa: F401
+    from collapse_theory.claims.dae import trained as trained_checks  # noqa: F401
 
     for item in registry.checks(["trained"]):
-        if item.run.__module__ != "collapse_theory.claims.trained_checks":
+        if item.run.__module__ != "collapse_theory.claims.dae.trained":
             continue
         result = registry.run_check(item)
         assert result.status == "pass", (item.key, result.evidence, result.mutants_rejected, result.message)

@@ -28,15 +28,15 @@ from typing import Any, Callable, Iterable
 TIERS = ("symbolic", "numeric", "trained", "image")
 PROVENANCES = ("paper-claim", "toolkit-theorem", "observation")
 
-CATALOG_MODULES: list[str] = ["collapse_theory.claims.catalog", "collapse_theory.claims.catalog_flow",
-                               "collapse_theory.claims.catalog_flow_trained"]
+CATALOG_MODULES: list[str] = ["collapse_theory.claims.dae.catalog", "collapse_theory.claims.flow.catalog",
+                               "collapse_theory.claims.flow.catalog_trained"]
 """Modules that register claims (imported once, in order, before any check)."""
 
 CHECK_MODULES: dict[str, list[str]] = {
-    "symbolic": ["collapse_theory.claims.symbolic_checks", "collapse_theory.claims.flow_symbolic_checks"],
-    "numeric": ["collapse_theory.claims.numeric_checks", "collapse_theory.claims.montecarlo_checks",
-                "collapse_theory.claims.flow_numeric_checks"],
-    "trained": ["collapse_theory.claims.flow_trained_checks", "collapse_theory.claims.trained_checks"],
+    "symbolic": ["collapse_theory.claims.dae.symbolic", "collapse_theory.claims.flow.symbolic"],
+    "numeric": ["collapse_theory.claims.dae.numeric", "collapse_theory.claims.dae.numeric_finite_sample",
+                "collapse_theory.claims.flow.numeric"],
+    "trained": ["collapse_theory.claims.flow.trained", "collapse_theory.claims.dae.trained"],
     "image": [],
 }
 

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..theory.validation import check_choice, check_positive_int
+from ..validation import check_choice, check_positive_int
 from .loaders import IMAGE_FILES, _how_to_obtain, resolve_archive_path
 
 IMAGE_DATASETS = ("digits", "mnist", "fashion", "cifar10")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..theory.validation import check_choice, check_positive_int
+from ..validation import check_choice, check_positive_int
 
 DATA_ENV_VAR = "COLLAPSE_THEORY_DATA"
 IMAGE_FILES = {"fashion-mnist": "fashion_mnist70k.npz", "mnist": "mnist10k.npz"}

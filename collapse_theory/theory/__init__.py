@@ -1,6 +1,6 @@
 """Closed forms and recursions of the collapse theory (numpy, scipy and sympy only; never torch)."""
 
-from .linear_dae import (
+from .dae.linear import (
     bottleneck_dae,
     bottleneck_dae_loss,
     dae_gain,
@@ -9,7 +9,7 @@ from .linear_dae import (
     optimal_dae,
     second_moment,
 )
-from .recursion import (
+from .dae.recursion import (
     DAETrajectory,
     accumulate_bounds,
     collapse_bounds,
@@ -25,7 +25,7 @@ from .recursion import (
     rounds_to_collapse_bounds,
 )
 from .spectral import effective_rank, gaussian_w2, gaussian_w2_commuting, psd_sqrt
-from .validation import REGIMES, RULES
+from ..validation import REGIMES, RULES
 
 __all__ = [
     "DAETrajectory", "REGIMES", "RULES", "accumulate_bounds", "bottleneck_dae", "bottleneck_dae_loss",

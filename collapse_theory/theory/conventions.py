@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import as_float_array
+from ..validation import as_float_array
 
 NOISE_TIME = 0.0
 DATA_TIME = 1.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_eigenvalues, check_psd_matrix
+from ..validation import check_eigenvalues, check_psd_matrix
 
 
 def effective_rank(eigenvalues) -> np.ndarray:

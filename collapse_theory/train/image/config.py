@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from ...data.images import check_image_dataset
-from ...theory.validation import check_choice, check_fraction
+from ...validation import check_choice, check_fraction
 
 SCALES = ("smoke", "small", "paper")
 REFLOW_METHODS = ("reflow", "ra", "ora", "oras")

@@ -20,7 +20,7 @@ Rows of ``metrics.csv`` (columns :data:`METRIC_COLUMNS`):
 - ``latent_std``      the standard deviation of the inverted noise R(x) over all its entries (1 for a perfect
                       inversion into N(0, I)).
 - ``straightness``    (sampler ``heun``) S = int_0^1 E||(Z_1 - Z_0) - v(Z_t, t)||^2 dt / D along the model's paths
-                      from noise (:func:`collapse_theory.train.flow_metrics.straightness`, divided by D).
+                      from noise (:func:`collapse_theory.train.flow.metrics.straightness`, divided by D).
 - ``train_loss``      the mean loss over the last 10 % of the round's steps.
 
 ``n_samples`` is the sample size N behind the number; ``real_vs_real`` is the same metric between two disjoint real
@@ -39,9 +39,9 @@ import numpy as np
 import torch
 
 from ...data.images import load_image_dataset, to_uint8
-from ...runio import atomic_write_bytes, atomic_write_text
-from .. import flow_metrics
-from ..ode import integrate
+from ...outputs import atomic_write_bytes, atomic_write_text
+from ..flow import metrics as flow_metrics
+from ..flow.ode import integrate
 from . import metrics as M
 
 METRIC_COLUMNS = ["dataset", "method", "real_fraction", "seed", "round", "sampler", "nfe", "metric", "value",

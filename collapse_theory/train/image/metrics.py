@@ -46,9 +46,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...runio import atomic_write_text, atomic_write_via
+from ...outputs import atomic_write_text, atomic_write_via
 from ...theory.spectral import psd_sqrt
-from ...theory.validation import check_positive_int
+from ...validation import check_positive_int
 
 EXTRACTOR_NAMES = {"digits": "digitsnet", "mnist": "mnistnet", "fashion": "fmnistnet", "cifar10": "cifar10net"}
 """Data set -> name of its :class:`FeatureNet` extractor (metric names are ``FD-<name>`` etc.)."""

@@ -15,7 +15,7 @@ x_t = t x1 + (1 - t) x0. Sampling integrates dx/dt = v(x, t) forward (0 -> 1); i
   stored as shards on disk (``pairs/round_k/synth_*.pt``, skipped when present: generation resumes shard by
   shard). For ra/ora/oras with real fraction alpha > 0 the same model inverts every real training image x with
   the backward Euler pass into z_hat, giving real pairs (z_hat, x) (``pairs/round_k/real_*.pt``; for oras the
-  stochastic pass of :func:`collapse_theory.train.ode.integrate_stochastic`). The network is warm-started from
+  stochastic pass of :func:`collapse_theory.train.flow.ode.integrate_stochastic`). The network is warm-started from
   model k-1's EMA weights and trained for ``steps`` steps on minibatches holding round(alpha B) real pairs and
   B - round(alpha B) synthetic pairs (concatenated, then shuffled). ora/oras regenerate the real pairs every
   ``regen_every`` steps with the EMA of the model being trained.
@@ -57,8 +57,8 @@ import torch
 from torch import nn
 
 from ...data.images import ImageData, load_image_dataset
-from ...runio import atomic_write_bytes, atomic_write_text, atomic_write_via, run_manifest
-from ..ode import integrate, integrate_stochastic
+from ...outputs import atomic_write_bytes, atomic_write_text, atomic_write_via, run_manifest
+from ..flow.ode import integrate, integrate_stochastic
 from . import distributed as D
 from .config import ImageReflowConfig
 from .unet import UNET_PRESETS, build_unet
@@ -120,7 +120,7 @@ def rf_loss(net: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor)
 
 
 class FlatField:
-    """v(x, t) on flattened images (n, C*H*W), as :mod:`collapse_theory.train.ode` expects."""
+    """v(x, t) on flattened images (n, C*H*W), as :mod:`collapse_theory.train.flow.ode` expects."""
 
     def __init__(self, net: nn.Module, shape: tuple[int, int, int], autocast=None, channels_last: bool = False):
         self.net, self.shape, self.autocast, self.channels_last = net, tuple(shape), autocast, channels_last

@@ -1,0 +1,308 @@
+"""Symbolic-tier checks: sympy proofs (:mod:`collapse_theory.proofs.dae`) registered per claim.
+
+Each check runs ``run(impl)``: ``impl=None`` proves the toolkit's formula; a mutant (a plausible wrong
+formula of the same signature) must make at least one proof step fail, so the check returns
+``Outcome(passed=False)``. Evidence: number of steps proved / total, the failed steps, and a residual.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ...proofs import dae as sym
+from ..registry import Outcome, check
+
+
+def _outcome(result: dict) -> Outcome:
+    steps = result["steps"]
+    failed = [name for name, ok in steps.items() if not ok]
+    evidence = {"steps_proved": sum(steps.values()), "steps": len(steps)}
+    if failed:
+        evidence["failed"] = ",".join(failed)[:200]
+        first = next((result["residuals"][n] for n in failed if n in result["residuals"]), None)
+        if first is None:
+            first = next((result["errors"][n] for n in failed if n in result["errors"]), "")
+        evidence["residual"] = str(first)[:160]
+    else:
+        evidence["residual"] = "0"
+    return Outcome(passed=bool(result["proved"]), evidence=evidence)
+
+
+def _inv(M):
+    return M.inv(method="ADJ")
+
+
+# ---------------------------------------------------------------------------------------------
+# DAE-OPT
+# ---------------------------------------------------------------------------------------------
+
+_WIENER_MUTANTS = {
+    "missing sigma2: S (S + I)^-1": lambda S, s2: S * _inv(S + sp.eye(2)),
+    "sigma instead of sigma2: S (S + sigma I)^-1": lambda S, s2: S * _inv(S + sp.sqrt(s2) * sp.eye(2)),
+    "factor 2, wrong side: 2 (S + sigma2 I)^-1 S": lambda S, s2: 2 * _inv(S + s2 * sp.eye(2)) * S,
+    "doubled noise: S (S + 2 sigma2 I)^-1": lambda S, s2: S * _inv(S + 2 * s2 * sp.eye(2)),
+}
+
+
+@check("DAE-OPT", "symbolic", "wiener-filter", mutants=_WIENER_MUTANTS)
+def wiener_filter(impl):
+    """L(W) = E||x - W(x + sigma eps)||^2 = tr S - 2 tr(WS) + tr(W(S + sigma2 I)W^T); grad = 2W(S + sigma2 I) - 2S;
+    Hessian 2 I (x) (S + sigma2 I) > 0; the unique stationary point is S (S + sigma2 I)^-1 with gains
+    lam/(lam + sigma2) in [0, 1) (2x2 symbolic S, W)."""
+    return _outcome(sym.prove_optimal_dae(impl))
+
+
+@check("DAE-OPT", "symbolic", "least-squares-limit", mutants={
+    "missing sigma2: S (S + I)^-1": lambda S, s2: S * _inv(S + sp.eye(2)),
+    "noise averages out: W -> I": lambda S, s2: sp.eye(2),
+})
+def least_squares_limit(impl):
+    """With m -> oo noise draws per sample the least-squares DAE's normal equations average to
+    W (S_hat + sigma2 I) = S_hat, so W -> S_hat (S_hat + sigma2 I)^-1 (2 samples in R^2, symbolic)."""
+    return _outcome(sym.prove_least_squares_limit(impl))
+
+
+# ---------------------------------------------------------------------------------------------
+# DAE-BOTTLENECK
+# ---------------------------------------------------------------------------------------------
+
+@check("DAE-BOTTLENECK", "symbolic", "loss-formula", mutants={
+    "gain instead of lam^2/(lam + sigma2): lam/(lam + sigma2)": lambda lam, s2: lam / (lam + s2),
+    "no shrinkage (PCA): lam": lambda lam, s2: lam,
+    "squared denominator: lam^2/(lam + sigma2)^2": lambda lam, s2: lam ** 2 / (lam + s2) ** 2,
+})
+def bottleneck_loss(impl):
+    """L(W) = L(W*) + tr((W - W*)(S + sigma2 I)(W - W*)^T); the rank-r optimum's loss is
+    tr S - sum_{i<=r} lam_i^2/(lam_i + sigma2), and lam^2/(lam + sigma2) increases with lam."""
+    return _outcome(sym.prove_bottleneck(impl))
+
+
+@check("DAE-BOTTLENECK", "symbolic", "top-r-directions", mutants={
+    "bottom-r instead of top-r": lambda lams, r: list(range(len(lams) - r, len(lams))),
+    "keep every direction (rank ignored)": lambda lams, r: list(range(len(lams))),
+})
+def bottleneck_selection(impl):
+    """For l1 > l2 and r = 1, keeping the top eigendirection (g_1 u_1 u_1^T) has strictly smaller loss than
+    keeping the other one."""
+    return _outcome(sym.prove_bottleneck_selection(impl))
+
+
+# ---------------------------------------------------------------------------------------------
+# DAE-STEP
+# ---------------------------------------------------------------------------------------------
+
+@check("DAE-STEP", "symbolic", "renoise-map", mutants={
+    "sigma2^2 in the denominator: mu^2/(mu + sigma2^2)": lambda mu, s2: mu ** 2 / (mu + s2 ** 2),
+    "sigma instead of sigma2: mu^2/(mu + sigma)": lambda mu, s2: mu ** 2 / (mu + sp.sqrt(s2)),
+    "linearised: mu - sigma2": lambda mu, s2: mu - s2,
+})
+def renoise_map(impl):
+    """W(S + sigma2 I)W^T = S^2 (S + sigma2 I)^-1 = R diag(f(l_i)) R^T, f(mu) = mu^2/(mu + sigma2)
+    = mu - sigma2 + sigma2^2/(mu + sigma2) < mu."""
+    return _outcome(sym.prove_renoise_step(impl))
+
+
+@check("DAE-STEP", "symbolic", "clean-map", mutants={
+    "cubed denominator: mu^3/(mu + sigma2)^3": lambda mu, s2: mu ** 3 / (mu + s2) ** 3,
+    "renoise map used for clean: mu^2/(mu + sigma2)": lambda mu, s2: mu ** 2 / (mu + s2),
+    "dropped the factor mu: g^2 = mu^2/(mu + sigma2)^2": lambda mu, s2: mu ** 2 / (mu + s2) ** 2,
+})
+def clean_map(impl):
+    """W S W^T = S^3 (S + sigma2 I)^-2 = R diag(h(l_i)) R^T, h(mu) = mu^3/(mu + sigma2)^2 < f(mu)."""
+    return _outcome(sym.prove_clean_step(impl))
+
+
+# ---------------------------------------------------------------------------------------------
+# DAE-MATRIX-EIGEN
+# ---------------------------------------------------------------------------------------------
+
+_E12 = sp.ImmutableMatrix([[0, 1], [0, 0]])
+
+
+@check("DAE-MATRIX-EIGEN", "symbolic", "eigenbasis-preserved", mutants={
+    "non-symmetric perturbation: W* + E12": lambda S, s2: sym.wiener(S, s2) + _E12,
+    "per-coordinate Wiener filter: diag(S)(diag(S) + sigma2 I)^-1":
+        lambda S, s2: sp.diag(S[0, 0] / (S[0, 0] + s2), S[1, 1] / (S[1, 1] + s2)),
+})
+def eigenbasis_preserved(impl):
+    """W*(S) commutes with S; for S~ = p I + q S* (every regime), both rules give S' commuting with S* and
+    again of the form p' I + q' S*: all rounds share S*'s eigenbasis."""
+    return _outcome(sym.prove_eigenbasis_preserved(impl))
+
+
+# ---------------------------------------------------------------------------------------------
+# DAE-COLLAPSE-RATE
+# ---------------------------------------------------------------------------------------------
+
+@check("DAE-COLLAPSE-RATE", "symbolic", "gain-bounds-and-telescoping", mutants={
+    "sigma instead of sigma2: lam/(lam + sigma)": lambda lam, s2: lam / (lam + sp.sqrt(s2)),
+    "small-lam approximation: lam/sigma2": lambda lam, s2: lam / s2,
+    "squared gain: (lam/(lam + sigma2))^2": lambda lam, s2: (lam / (lam + s2)) ** 2,
+})
+def collapse_rate(impl):
+    """rho increasing, rho < 1, rho0 - rho(lam) = sigma2 (lam0 - lam)/((lam0 + sigma2)(lam + sigma2)) >= 0,
+    f = rho lam <= rho0 lam, h = rho^2 lam <= rho0^2 lam, rho <= lam/sigma2, and the telescoping products
+    prod rho(lam_j) = lam_{k+1}/lam_0 (renoise), = sqrt(lam_{k+1}/lam_0) (clean)."""
+    return _outcome(sym.prove_collapse_rate(impl))
+
+
+# ---------------------------------------------------------------------------------------------
+# DAE-DOUBLY-EXP
+# ---------------------------------------------------------------------------------------------
+
+@check("DAE-DOUBLY-EXP", "symbolic", "renoise-bounds", mutants={
+    "cubic upper bound: x_{K+j} <= x_K^(3^j)": {"upper": lambda x, j: x ** (3 ** j)},
+    "misplaced half: x_{K+j} >= x_K^(2^j)/2": {"lower": lambda x, j: x ** (2 ** j) / 2},
+})
+def doubly_exp_renoise(impl):
+    """x' = x^2/(1+x) in [x^2/2, x^2] on (0, 1]; hence 2 (x_K/2)^(2^j) <= x_{K+j} <= x_K^(2^j)."""
+    return _outcome(sym.prove_doubly_exponential("renoise", **(impl or {})))
+
+
+@check("DAE-DOUBLY-EXP", "symbolic", "clean-bounds", mutants={
+    "catalog's constant: x_{K+j} >= 4 (x_K/2)^(3^j)": {"lower": lambda x, j: 4 * (x / 2) ** (3 ** j)},
+    "quartic upper bound: x_{K+j} <= x_K^(4^j)": {"upper": lambda x, j: x ** (4 ** j)},
+})
+def doubly_exp_clean(impl):
+    """x' = x^3/(1+x)^2 in [x^3/4, x^3] on (0, 1]; hence 2 (x_K/2)^(3^j) <= x_{K+j} <= x_K^(3^j)
+    (the catalog's 4 (x_K/2)^(3^j) fails already at j = 0)."""
+    return _outcome(sym.prove_doubly_exponential("clean", **(impl or {})))
+
+
+# ---------------------------------------------------------------------------------------------
+# DAE-ROUNDS
+# ---------------------------------------------------------------------------------------------
+
+@check("DAE-ROUNDS", "symbolic", "scale-invariance", mutants={
+    "renoise with sigma2^2: mu^2/(mu + sigma2^2)": [lambda mu, s2: mu ** 2 / (mu + s2 ** 2)],
+    "clean with cubed denominator: mu^3/(mu + sigma2)^3": [lambda mu, s2: mu ** 3 / (mu + s2) ** 3],
+})
+def scale_invariance(impl):
+    """f(c lam, c sigma2) = c f(lam, sigma2) and h likewise (and g has degree 0): N depends on lam/sigma2 only."""
+    return _outcome(sym.prove_scale_invariance(impl))
+
+
+@check("DAE-ROUNDS", "symbolic", "renoise-rounds", mutants={
+    "Delta F <= -2": {"delta_upper": lambda x: sp.Integer(-2)},
+    "tail sum 3/2 instead of 5/3": {"tail_sum": sp.Rational(3, 2)},
+    "forgot F(1) = 1: lower constant -5/3": {"lower_const": -sp.Rational(5, 3)},
+    "each round removes >= 1 (x >= 1)": {"decrement_min": sp.Integer(1)},
+})
+def rounds_renoise(impl):
+    """Delta F = -1 + 1/(1+x) - ln(1 + 1/x) in [-1 - 1/(x(1+x)), -1]; tail sum 5/3; F(1/2) = 1/2 - ln 2,
+    F(1) = 1; hence x0 + ln x0 - 8/3 <= N <= x0 + ln x0 + ln 2 - 1/2."""
+    return _outcome(sym.prove_rounds_renoise(impl))
+
+
+@check("DAE-ROUNDS", "symbolic", "clean-rounds", mutants={
+    "decrement < 1 (as renoise)": {"decrement_max": sp.Integer(1)},
+    "decrement >= 1 for x >= 1": {"decrement_min": sp.Integer(1)},
+    "dropped the last round: N <= 4 (x0 - 1)/3": {"upper": lambda x0: 4 * (x0 - 1) / 3},
+})
+def rounds_clean(impl):
+    """Clean decrement x(2x + 1)/(1+x)^2 in [3/4, 2) for x >= 1; hence (x0 - 1)/2 <= N <= 4(x0 - 1)/3 + 1."""
+    return _outcome(sym.prove_rounds_clean(impl))
+
+
+# ---------------------------------------------------------------------------------------------
+# DAE-REAL-FIXED-POINT and DAE-CLEAN-RULE
+# ---------------------------------------------------------------------------------------------
+
+def _mu_minus(a, lam, s2):
+    return ((a * lam - s2) - sp.sqrt((s2 - a * lam) ** 2 + 4 * a ** 2 * lam * s2)) / (2 * a)
+
+
+def _mu_bad_disc(a, lam, s2):
+    return ((a * lam - s2) + sp.sqrt((s2 - a * lam) ** 2 + 4 * a * lam * s2)) / (2 * a)
+
+
+def _mu_no_alpha(a, lam, s2):
+    return ((a * lam - s2) + sp.sqrt((s2 - a * lam) ** 2 + 4 * a ** 2 * lam * s2)) / 2
+
+
+@check("DAE-REAL-FIXED-POINT", "symbolic", "renoise-fixed-point", mutants={
+    "minus sign before the sqrt": _mu_minus,
+    "4 alpha lam* sigma2 in the discriminant": _mu_bad_disc,
+    "missing alpha in the denominator": _mu_no_alpha,
+})
+def real_fixed_point(impl):
+    """q(mu) = alpha mu^2 + (sigma2 - alpha lam*) mu - alpha lam* sigma2 from lam = f(alpha lam* + (1 - alpha) lam);
+    mu_inf is its unique positive root, in [alpha lam*, lam*], equal to the stable form; 0 < T' <= 1 - alpha;
+    g(mu_k) >= g(alpha lam*); catalog check value lam_inf ~ (3.031, 1.079, 0.240, 0.039, 0.0011)."""
+    return _outcome(sym.prove_real_fixed_point(impl))
+
+
+def _cubic_with(b=None, c=None, d=None):
+    def cubic(mu, a, lam, s2):
+        bb = (2 * s2 - a * lam) if b is None else b(a, lam, s2)
+        cc = (s2 ** 2 - 2 * a * lam * s2) if c is None else c(a, lam, s2)
+        dd = (-a * lam * s2 ** 2) if d is None else d(a, lam, s2)
+        return a * mu ** 3 + bb * mu ** 2 + cc * mu + dd
+    return cubic
+
+
+@check("DAE-CLEAN-RULE", "symbolic", "clean-fixed-point", mutants={
+    "linear coefficient sigma2^2 - alpha lam* sigma2": _cubic_with(c=lambda a, lam, s2: s2 ** 2 - a * lam * s2),
+    "constant -alpha lam* sigma2 (sigma2 not squared)": _cubic_with(d=lambda a, lam, s2: -a * lam * s2),
+    "sign error: 2 sigma2 + alpha lam*": _cubic_with(b=lambda a, lam, s2: 2 * s2 + a * lam),
+})
+def clean_fixed_point(impl):
+    """The clean cubic from lam = h(alpha lam* + (1 - alpha) lam); values of opposite sign at alpha lam*, lam*;
+    Descartes: one sign change in every feasible sign pattern; h' = mu^2 (mu + 3 sigma2)/(mu + sigma2)^3 in [0, 1)."""
+    return _outcome(sym.prove_clean_fixed_point(impl))
+
+
+# ---------------------------------------------------------------------------------------------
+# DAE-ACCUMULATE, DAE-FINITE-SAMPLE
+# ---------------------------------------------------------------------------------------------
+
+@check("DAE-ACCUMULATE", "symbolic", "running-mean", mutants={
+    "weights 1/k instead of 1/(k+1)": lambda A, k: A / k,
+    "weights 1/(k+2)": lambda A, k: A / (k + 2),
+})
+def accumulate(impl):
+    """mu_k = A_k/(k+1): mu_{k+1} - mu_k = -(mu_k - F(mu_k))/(k+2) < 0, A non-decreasing, mu_k >= lam*/(k+1),
+    ||W_k|| >= lam*/(lam* + (k+1) sigma2), k g(A/(k+1)) -> A/sigma2."""
+    return _outcome(sym.prove_accumulate(impl))
+
+
+@check("DAE-FINITE-SAMPLE", "symbolic", "one-round-unbiased", mutants={
+    "forgot the noise: W x x^T W^T": lambda W, x, s2: W * x * x.T * W.T,
+    "sigma instead of sigma2: W (x x^T + sigma I) W^T": lambda W, x, s2: W * (x * x.T + sp.sqrt(s2) * sp.eye(2)) * W.T,
+})
+def finite_sample(impl):
+    """E_eps[W(x + sigma eps)(x + sigma eps)^T W^T] = W(x x^T + sigma2 I)W^T; averaged over the training set with
+    W = W*(S_hat) it equals S_hat^2 (S_hat + sigma2 I)^-1 exactly (clean: S_hat^3 (S_hat + sigma2 I)^-2)."""
+    return _outcome(sym.prove_finite_sample(impl))
+
+
+@check("DAE-LOG-DRIFT", "symbolic", "concavity-predicts-downward-drift", mutants={
+    "convex transform -log (predicts an upward drift)": lambda v: -sp.log(v),
+    "linear transform (predicts no drift)": lambda v: v,
+    "convex transform exp": lambda v: sp.exp(v),
+})
+def log_drift_direction(impl):
+    """log is strictly concave (tangent gap w >= 0 with w'' = 1/y^2 > 0), so unbiased moments (DAE-FINITE-SAMPLE)
+    have log-moments drifting down (Jensen); Gaussian example digamma(n/2) + log(2/n) < 0, shrinking with n."""
+    return _outcome(sym.prove_log_drift_direction(impl))
+
+
+# ---------------------------------------------------------------------------------------------
+# Paper claims
+# ---------------------------------------------------------------------------------------------
+
+@check("C-collapse", "symbolic", "geometric-decay-from-rate", mutants={
+    "no noise: sigma2 = 0 (rho0 = 1)": {"sigma2": sp.Integer(0)},
+})
+def paper_collapse(impl):
+    """DAE-COLLAPSE-RATE implies the paper's claim: rho0 < 1 for sigma2 > 0, so rho0^(k+1) -> 0 geometrically."""
+    return _outcome(sym.prove_paper_collapse(impl))
+
+
+@check("C-real", "symbolic", "bounded-away-from-zero", mutants={
+    "no real data: alpha = 0": {"alpha": sp.Integer(0)},
+})
+def paper_real(impl):
+    """DAE-REAL-FIXED-POINT (i) implies the paper's claim: ||W_k|| >= alpha lam*/(alpha lam* + sigma2) > 0 for
+    alpha > 0, uniformly in k."""
+    return _outcome(sym.prove_paper_real(impl))

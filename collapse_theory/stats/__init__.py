@@ -1,0 +1,9 @@
+"""Statistics shared by every family and tier (numpy + scipy only, never torch).
+
+- :mod:`.replicates`  replicate z-scores against a closed form and the limit they are held to, corrected for the
+                      number of comparisons (Sidak) with the t distribution of R - 1 degrees of freedom
+"""
+
+from .replicates import max_abs_z, summarise_z, z_limit, z_scores
+
+__all__ = ["max_abs_z", "summarise_z", "z_limit", "z_scores"]
