@@ -137,11 +137,13 @@ def flow_checks():
     from collapse_theory.claims.flow import (
         catalog as catalog_flow,
         numeric as flow_numeric_checks,
+        numeric_paper as flow_numeric_paper_checks,
         symbolic as flow_symbolic_checks,
     )  # noqa: F401
 
     yield [c for c in registry._CHECKS.values()
-           if c.run.__module__ in ("collapse_theory.claims.flow.numeric", "collapse_theory.claims.flow.symbolic")]
+           if c.run.__module__ in ("collapse_theory.claims.flow.numeric", "collapse_theory.claims.flow.numeric_paper",
+                                  "collapse_theory.claims.flow.symbolic")]
     registry._CLAIMS.clear()
     registry._CLAIMS.update(saved_claims)
     registry._CHECKS.clear()

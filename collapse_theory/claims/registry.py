@@ -35,7 +35,7 @@ CATALOG_MODULES: list[str] = ["collapse_theory.claims.dae.catalog", "collapse_th
 CHECK_MODULES: dict[str, list[str]] = {
     "symbolic": ["collapse_theory.claims.dae.symbolic", "collapse_theory.claims.flow.symbolic"],
     "numeric": ["collapse_theory.claims.dae.numeric", "collapse_theory.claims.dae.numeric_finite_sample",
-                "collapse_theory.claims.flow.numeric"],
+                "collapse_theory.claims.flow.numeric", "collapse_theory.claims.flow.numeric_paper"],
     "trained": ["collapse_theory.claims.flow.trained", "collapse_theory.claims.dae.trained"],
     "image": [],
 }

@@ -26,6 +26,7 @@ from ...stats import max_abs_z, z_scores
 from ...theory.spectral import psd_sqrt
 from . import catalog as catalog_flow  # noqa: F401 - registers the claims checked here
 from ..registry import Outcome, check
+from .estimated import RA_FRACTION, estimated_runs, estimated_setting, random_rotation
 
 EPS = np.finfo(float).eps
 ODE_TOL = 1e-7
@@ -37,13 +38,8 @@ def _float_tol(d: int) -> float:
     return 1e3 * d * EPS
 
 
-def _rotation(rng, d):
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    return q * np.sign(np.diag(r))
-
-
 def _psd(rng, d, rotation=None, low=-1.0, high=1.0):
-    Q = _rotation(rng, d) if rotation is None else rotation
+    Q = random_rotation(rng, d) if rotation is None else rotation
     S = (Q * 10 ** rng.uniform(low, high, d)) @ Q.T
     return 0.5 * (S + S.T)
 
@@ -58,7 +54,7 @@ def _configs(seed: int, count: int, max_dim: int = 5, commuting_share: float = 0
     for i in range(count):
         commuting = i < n_comm
         d = int(rng.integers(1 if commuting else 2, max_dim + 1))
-        Q = _rotation(rng, d)
+        Q = random_rotation(rng, d)
         cov0 = _psd(rng, d, Q)
         cov1 = _psd(rng, d, Q if commuting else None)
         out.append(gf.GaussianEndpoints(rng.standard_normal(d), cov0, rng.standard_normal(d), cov1))
@@ -473,24 +469,6 @@ def pair_regression_exact(impl=None) -> Outcome:
 
 # --------------------------------------------------------------------------------------------- estimated Reflow (MC)
 
-ESTIMATED = {"dim": 3, "samples": 20, "rounds": 8, "replicates": 4000, "seed": 2024}
-
-
-def estimated_setting() -> gf.GaussianEndpoints:
-    """Noise N(0, I); real data N(m*, Sigma*), m* = (1, -0.5, 0.25), Sigma* = Q diag(4, 1, 0.25) Q^T (fixed rotation)."""
-    Q = _rotation(np.random.default_rng(7), 3)
-    S = (Q * np.array([4.0, 1.0, 0.25])) @ Q.T
-    return gf.GaussianEndpoints.standard_noise(np.array([1.0, -0.5, 0.25]), 0.5 * (S + S.T))
-
-
-@lru_cache(maxsize=None)
-def _estimated_runs(method: str, real_fraction: float, rounds: int = ESTIMATED["rounds"],
-                    replicates: int = ESTIMATED["replicates"]):
-    p = ESTIMATED
-    return gr.estimated_reflow(estimated_setting(), p["samples"], rounds, replicates, seed=p["seed"],
-                               method=method, real_fraction=real_fraction, reverse_steps=20)
-
-
 def _expect_off_by_one(cov_star, n, rounds, ddof=1):
     out = gr.reflow_expectations(cov_star, n, rounds, ddof)
     d = np.asarray(cov_star).shape[-1]
@@ -524,7 +502,7 @@ def estimated_drift(impl=None) -> Outcome:
     log-det variance matches the replicate variance (z of the sample variance from the 4th central moment)."""
     formula = impl or gr.reflow_expectations
     ends = estimated_setting()
-    tr = _estimated_runs("reflow", 0.0)
+    tr = estimated_runs("reflow", 0.0)
     exp = formula(ends.cov1, tr.n_samples, len(tr.rounds) - 1, tr.ddof)
     log_det_star = float(np.linalg.slogdet(ends.cov1)[1])
     z_ld = z_scores(tr.log_det, log_det_star + exp["log_det_drift"], axis=1)
@@ -540,41 +518,6 @@ def estimated_drift(impl=None) -> Outcome:
     return Outcome(worst <= Z_LIMIT, {"max_abs_z": worst, "z_log_det_final": float(z_ld[-1]),
                                       "log_det_drift_final": float(exp["log_det_drift"][-1]),
                                       "replicates": R, "samples": tr.n_samples, "seed": tr.seed})
-
-
-def _population_simulator(method="reflow", real_fraction=0.0):
-    """Exact population Reflow in the shape of an estimated trajectory: the law never changes (zero spread)."""
-    ends = estimated_setting()
-    K, R = ESTIMATED["rounds"], ESTIMATED["replicates"]
-    ld = np.full((K + 1, R), float(np.linalg.slogdet(ends.cov1)[1]))
-    return type("Traj", (), {"log_det": ld, "w2_to_real": np.zeros((K + 1, R))})
-
-
-def _fresh_real_simulator(method="reflow", real_fraction=0.0):
-    """Refits a fresh real sample every round (no self-consumption): round 0 repeated."""
-    tr = _estimated_runs("reflow", 0.0)
-    rng = np.random.default_rng(5)
-    K = len(tr.rounds) - 1
-    idx = rng.integers(0, tr.replicates, size=(K + 1, tr.replicates))
-    return type("Traj", (), {"log_det": tr.log_det[0][idx], "w2_to_real": tr.w2_to_real[0][idx]})
-
-
-@check("C-RF", "numeric", "gaussian-estimated-reflow-degrades", mutants={
-    "exact population Reflow (no estimation)": _population_simulator,
-    "a fresh real sample every round (no self-consumption)": _fresh_real_simulator,
-})
-def c_rf_degrades(impl=None) -> Outcome:
-    """C-RF in the Gaussian model (REFLOW-ESTIMATED-DRIFT): over 8 estimated Reflow rounds (d = 3, n = 20, R = 4000) the
-    mean of log det Sigma_k falls and the mean W2 to the real law rises, each by more than 4 replicate standard errors
-    (paired differences round 8 - round 0). ``impl(method, real_fraction)`` returns the simulated trajectory."""
-    tr = impl("reflow", 0.0) if impl else _estimated_runs("reflow", 0.0)
-    d_ld = tr.log_det[-1] - tr.log_det[0]
-    d_w2 = tr.w2_to_real[-1] - tr.w2_to_real[0]
-    z_ld = float(z_scores(d_ld, 0.0)) if np.std(d_ld) > 0 else 0.0
-    z_w2 = float(z_scores(d_w2, 0.0)) if np.std(d_w2) > 0 else 0.0
-    ok = z_ld < -Z_LIMIT and z_w2 > Z_LIMIT
-    return Outcome(ok, {"z_log_det_change": z_ld, "z_w2_change": z_w2, "mean_log_det_change": float(np.mean(d_ld)),
-                        "mean_w2_change": float(np.mean(d_w2))})
 
 
 # --------------------------------------------------------------------------------------------- REFLOW-SHRINKAGE
@@ -604,7 +547,7 @@ def shrinkage_propagation(impl=None) -> Outcome:
     for _ in range(8):
         d = int(rng.integers(1, 7))
         lam = np.sort(10 ** rng.uniform(-2, 2, d))[::-1]
-        Q = _rotation(rng, d)
+        Q = random_rotation(rng, d)
         S = 0.5 * ((Q * lam) @ Q.T + ((Q * lam) @ Q.T).T)
         t = float(rng.uniform(0.2, 0.9))
         s2 = ((1 - t) / t) ** 2
@@ -627,9 +570,6 @@ def shrinkage_propagation(impl=None) -> Outcome:
 
 
 # --------------------------------------------------------------------------------------------- RA-REFLOW-BOUNDED
-
-RA_FRACTION = 0.25
-
 
 def _ra_mixture_moment(real_points, mean_0, cov_0, n, rounds, ddof=1, m_star=None):
     """math.md's population mixture alpha Sigma_real + (1 - alpha) Sigma_k, ignoring the finite-sample terms."""
@@ -667,7 +607,7 @@ def ra_bounded(impl=None) -> Outcome:
     from ``impl`` (default: ra_conditional_expectations) are within |z| <= 4; (iii) iterating the expectation recursion
     2000 rounds reaches the closed-form stationary covariance within 1e-9 relative."""
     formula = impl or gr.ra_conditional_expectations
-    tr = _estimated_runs("ra", RA_FRACTION)
+    tr = estimated_runs("ra", RA_FRACTION)
     ends = estimated_setting()
     lower = gr.ra_covariance_lower_bound(tr.real_points, tr.n_samples, tr.ddof)
     gaps = np.linalg.eigvalsh(tr.covs[1:] - lower[None])
@@ -686,37 +626,14 @@ def ra_bounded(impl=None) -> Outcome:
                         "real_count": tr.real_count, "replicates": tr.replicates})
 
 
-def _ra_as_reflow(method="ra", real_fraction=RA_FRACTION):
-    return _estimated_runs("reflow", 0.0)
-
-
-@check("C-RA", "numeric", "gaussian-ra-bounded-where-reflow-drifts", mutants={
-    "real pairs dropped (plain Reflow)": _ra_as_reflow,
-})
-def c_ra_bounded(impl=None) -> Outcome:
-    """C-RA in the Gaussian model (RA-REFLOW-BOUNDED): after 30 rounds (d = 3, n = 20, R = 1000) every RA replicate
-    (alpha = 0.25) has log det Sigma_k above the sure bound log det(Sc/(n - 1)) at every round, while plain Reflow's mean
-    log det has fallen below RA's by more than 4 standard errors. ``impl(method, real_fraction)`` simulates RA."""
-    ra = impl("ra", RA_FRACTION) if impl else _estimated_runs("ra", RA_FRACTION, 30, 1000)
-    base = _estimated_runs("reflow", 0.0, 30, 1000)
-    K = min(len(ra.rounds), len(base.rounds)) - 1
-    lower = ra.expected.get("log_det_lower_bound", np.full(ra.replicates, -np.inf))
-    above = bool(np.all(ra.log_det[1:] >= lower[None, :] - 1e-9))
-    se = np.sqrt(ra.log_det[K].var(ddof=1) / ra.replicates + base.log_det[K].var(ddof=1) / base.replicates)
-    z = float((ra.log_det[K].mean() - base.log_det[K].mean()) / se) if se > 0 else 0.0
-    ok = above and np.isfinite(lower).all() and z > Z_LIMIT
-    return Outcome(ok, {"z_ra_minus_reflow": z, "ra_mean_log_det": float(ra.log_det[K].mean()),
-                        "reflow_mean_log_det": float(base.log_det[K].mean()), "rounds": K})
-
-
 # --------------------------------------------------------------------------------------------- RA-ONLINE-PAIRS
 
 def _ora_with_previous_model(method="ora", real_fraction=RA_FRACTION):
-    return _estimated_runs("ra", RA_FRACTION) if method == "ora" else _estimated_runs(method, RA_FRACTION)
+    return estimated_runs("ra", RA_FRACTION) if method == "ora" else estimated_runs(method, RA_FRACTION)
 
 
 def _oras_without_noise(method="ora", real_fraction=RA_FRACTION):
-    return _estimated_runs("ora", RA_FRACTION) if method == "oras" else _estimated_runs(method, RA_FRACTION)
+    return estimated_runs("ora", RA_FRACTION) if method == "oras" else estimated_runs(method, RA_FRACTION)
 
 
 @check("RA-ONLINE-PAIRS", "numeric", "pair-mismatch", mutants={
@@ -728,7 +645,7 @@ def online_pairs(impl=None) -> Outcome:
     coincide exactly; ORA's real pairs fit the trained coupling to float rounding (mean mismatch <= floor =
     1e3 FLOAT_TOL x tr Sigma*); ORAS's mismatch (the injected noise, about 1e-6 int ||M L_s^-1||_F^2 ds) lies more than
     100 x above that floor and more than 100 x below RA's (an observation: orders of magnitude, not a tolerance)."""
-    sim = impl or (lambda method, real_fraction: _estimated_runs(method, real_fraction))
+    sim = impl or (lambda method, real_fraction: estimated_runs(method, real_fraction))
     runs = {m: sim(m, RA_FRACTION) for m in ("ra", "ora", "oras")}
     same_law = all(np.array_equal(runs[m].covs, runs["ra"].covs) for m in ("ora", "oras"))
     scale = float(np.trace(estimated_setting().cov1))
