@@ -3,7 +3,7 @@
 - no import cycles between modules (function-level imports count: they hide cycles, they do not remove them);
 - no upward import in the layer order of docs/architecture.md
   (cli > report > documents, gallery > experiments, plotting > claims > train > data > proofs > theory
-  > stats, validation, outputs); sideways imports only within one package;
+  > stats > validation, outputs); sideways imports only within one package;
 - no ``from x import _name`` of a private name from another module, no ``module._name`` on another module;
 - no Python file in the repository over 600 lines;
 - ``theory``, ``proofs`` and ``stats`` never import torch (directly, or through the modules they import);
@@ -29,22 +29,24 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = "collapse_theory"
 
 LAYERS: dict[str, int] = {
-    "collapse_theory.__main__": 11,
-    "collapse_theory.cli": 10,
-    "collapse_theory.report": 9,
-    "collapse_theory.documents": 8, "collapse_theory.gallery": 8,
-    "collapse_theory.experiments": 7, "collapse_theory.plotting": 7,
-    "collapse_theory.claims": 6,
-    "collapse_theory.train": 5,
-    "collapse_theory.data": 4,
-    "collapse_theory.proofs": 3,
-    "collapse_theory.theory": 2,
-    "collapse_theory.stats": 1, "collapse_theory.validation": 1, "collapse_theory.outputs": 1,
+    "collapse_theory.__main__": 12,
+    "collapse_theory.cli": 11,
+    "collapse_theory.report": 10,
+    "collapse_theory.documents": 9, "collapse_theory.gallery": 9,
+    "collapse_theory.experiments": 8, "collapse_theory.plotting": 8,
+    "collapse_theory.claims": 7,
+    "collapse_theory.train": 6,
+    "collapse_theory.data": 5,
+    "collapse_theory.proofs": 4,
+    "collapse_theory.theory": 3,
+    "collapse_theory.stats": 2,
+    "collapse_theory.validation": 1, "collapse_theory.outputs": 1,
     "collapse_theory": 0,
 }
-"""Module prefix -> rank (higher stands on lower); the most specific prefix wins. ``report`` (reproduce: verify,
-then draw the gallery, then write the report) stands on ``gallery`` and ``documents`` of its own level, so it
-ranks just above them. The package root holds only ``__version__`` (rank 0: it imports nothing)."""
+"""Module prefix -> rank (higher stands on lower); the most specific prefix wins. Within the team's levels two
+orders are fixed here: ``report`` (reproduce: verify, then draw the gallery, then write the report) stands on
+``gallery`` and ``documents``, and ``stats`` validates its arguments with ``validation``. The package root holds
+only ``__version__`` (rank 0: it imports nothing)."""
 
 TORCH_FREE = ("collapse_theory.theory", "collapse_theory.proofs", "collapse_theory.stats")
 TORCH = {"torch", "torchdiffeq", "torchvision", "torchcfm", "torchmetrics"}
