@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterable
 TIERS = ("symbolic", "numeric", "trained", "image")
 PROVENANCES = ("paper-claim", "toolkit-theorem", "observation")
 
-CATALOG_MODULES: list[str] = ["collapse_theory.claims.dae.catalog", "collapse_theory.claims.flow.catalog",
-                               "collapse_theory.claims.flow.catalog_trained"]
+CATALOG_MODULES: list[str] = ["collapse_theory.claims.paper", "collapse_theory.claims.dae.catalog",
+                               "collapse_theory.claims.flow.catalog"]
 """Modules that register claims (imported once, in order, before any check)."""
 
 CHECK_MODULES: dict[str, list[str]] = {

@@ -58,6 +58,7 @@ import numpy as np
 
 from .recursion import DAETrajectory, dae_recursion
 from ..spectral import psd_sqrt
+from ...stats import z_scores
 from ...validation import (
     check_choice,
     check_fraction,
