@@ -1,0 +1,283 @@
+"""The pre-registered decision protocol (collapse_theory.stats.decisions): exact p-values against scipy and
+enumeration, null / planted / opposite controls within binomial bounds, Holm, and seed blocks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from collapse_theory.stats import decisions as D
+from collapse_theory.stats.decisions import Protocol, decide, decide_family, detectable_effect, holm, holm_adjust
+
+# Bounds on simulated rates: a binomial tail of 1e-4 (so a correct implementation fails one run in ~10^4).
+TAIL = 1e-4
+
+
+def _proto(test="sign-flip", n=8, **kw):
+    base = dict(claim="C-RF", tier="numeric", hypothesis="Reflow's metric rises", statistic="last - first",
+                seeds=tuple(range(n)), test=test)
+    return Protocol(**(base | kw))
+
+
+def _upper(n_draws, rate):
+    return stats.binom.ppf(1 - TAIL, n_draws, rate) / n_draws
+
+
+def _lower(n_draws, rate):
+    return stats.binom.ppf(TAIL, n_draws, rate) / n_draws
+
+
+# ----------------------------------------------------------------------------------------------- exact p-values
+
+@pytest.mark.parametrize("alternative", ["greater", "less"])
+def test_paired_t_matches_scipy(alternative):
+    rng = np.random.default_rng(1)
+    for n in (3, 8, 12):
+        v = rng.normal(0.3, 1.0, n)
+        expected = stats.ttest_1samp(v, 0.0, alternative=alternative).pvalue
+        assert D.one_sided_p("paired-t", v, alternative) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("alternative", ["greater", "less"])
+def test_sign_test_matches_binomtest(alternative):
+    rng = np.random.default_rng(2)
+    for n in (4, 9, 12):
+        v = rng.normal(0.4, 1.0, n)
+        v[0] = 0.0  # zeros are dropped, as in the exact sign test
+        k = int(np.sum(v > 0))
+        n_eff = int(np.sum(v != 0))
+        expected = stats.binomtest(k, n_eff, 0.5, alternative=alternative).pvalue
+        assert D.one_sided_p("sign", v, alternative) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("alternative", ["greater", "less"])
+def test_sign_flip_matches_enumeration(alternative):
+    rng = np.random.default_rng(3)
+    for n in (2, 5, 8, 10):
+        v = rng.standard_t(3, n) + 0.3
+        sgn = 1 if alternative == "greater" else -1
+        observed = sgn * v.sum()
+        count = sum(sgn * np.dot(s, v) >= observed - 1e-12 for s in itertools.product((1, -1), repeat=n))
+        assert D.one_sided_p("sign-flip", v, alternative) == pytest.approx(count / 2 ** n, abs=0)
+
+
+def test_sign_flip_counts_ties_and_smallest_p():
+    assert D.one_sided_p("sign-flip", np.ones(8)) == 1 / 256  # only the identity reaches the observed sum
+    assert D.one_sided_p("sign-flip", np.ones(8), "less") == 1.0
+    assert D.one_sided_p("sign-flip", np.zeros(5)) == 1.0  # every pattern ties
+    v = np.array([1.0, 2.0, 3.0])
+    assert D.one_sided_p("sign-flip", v) == 1 / 8
+    # sums of (+-3, +-1, +-1) at least the observed 3 - 1 + 1 = 3: 3 + 1 + 1, 3 - 1 + 1, 3 + 1 - 1
+    assert D.one_sided_p("sign-flip", np.array([3.0, -1.0, 1.0])) == 3 / 8
+
+
+def test_sign_flip_monte_carlo_agrees_with_exact(monkeypatch):
+    rng = np.random.default_rng(4)
+    v = rng.normal(0.45, 1.0, 12)
+    monkeypatch.setattr(D, "EXACT_SIGN_FLIP_MAX", 11)
+    p_mc = D.one_sided_p("sign-flip", v)
+    monkeypatch.setattr(D, "EXACT_SIGN_FLIP_MAX", 12)
+    p_exact = D.one_sided_p("sign-flip", v)
+    se = math.sqrt(p_exact * (1 - p_exact) / D.MONTE_CARLO_FLIPS)
+    assert abs(p_mc - p_exact) <= 5 * se + 1 / D.MONTE_CARLO_FLIPS
+    assert p_mc >= 1 / (1 + D.MONTE_CARLO_FLIPS)
+
+
+def test_vectorised_blocks_equal_one_by_one():
+    rng = np.random.default_rng(5)
+    blocks = rng.normal(size=(7, 6))
+    for test in D.TESTS:
+        together = D.one_sided_p(test, blocks)
+        assert np.allclose(together, [D.one_sided_p(test, b) for b in blocks], rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------------------------------------ controls
+
+def _rates(protocol, draws):
+    """Rates of confirmed and refuted decisions over rows of ``draws`` (the decide rule, vectorised)."""
+    thr = protocol.threshold()
+    d = draws - protocol.margin
+    p = D.one_sided_p(protocol.test, d, protocol.alternative)
+    p_opp = D.one_sided_p(protocol.test, d, "less" if protocol.alternative == "greater" else "greater")
+    return float(np.mean(p <= thr)), float(np.mean(p_opp <= thr))
+
+
+@pytest.mark.parametrize("test", D.TESTS)
+@pytest.mark.parametrize("law", ["normal", "laplace"])
+def test_null_is_inconclusive_within_binomial_bound(test, law):
+    protocol = _proto(test, n=8, level=0.05)  # a larger level so the bound has teeth
+    rng = np.random.default_rng(10)
+    n_draws = 2000
+    draws = rng.normal(size=(n_draws, 8)) if law == "normal" else rng.laplace(size=(n_draws, 8))
+    confirm, refute = _rates(protocol, draws)
+    assert confirm <= _upper(n_draws, protocol.level)
+    assert refute <= _upper(n_draws, protocol.level)
+    # the full decide path on part of the same draws agrees with the vectorised rule
+    decided = [decide(protocol, row).decision for row in draws[:200]]
+    c, r = _rates(protocol, draws[:200])
+    assert decided.count("confirmed") == round(200 * c) and decided.count("refuted") == round(200 * r)
+
+
+@pytest.mark.parametrize("test", D.TESTS)
+def test_null_control_at_the_default_level(test):
+    protocol = _proto(test, n=12)
+    draws = np.random.default_rng(11).normal(size=(2000, 12))
+    confirm, refute = _rates(protocol, draws)
+    assert confirm <= _upper(2000, 0.01) and refute <= _upper(2000, 0.01)
+    assert 1 - confirm - refute >= 1 - 2 * _upper(2000, 0.01)
+
+
+@pytest.mark.parametrize("test", D.TESTS)
+def test_planted_effect_of_the_detectable_size_is_confirmed_with_its_power(test):
+    protocol = _proto(test, n=12)
+    sd = 0.7
+    effect = detectable_effect(protocol, sd, target_power=0.8)
+    assert effect is not None and effect > 0
+    n_draws = 1000
+    draws = np.random.default_rng(12).normal(effect, sd, size=(n_draws, 12))
+    confirm, refute = _rates(protocol, draws)
+    # closed forms (t, sign) are exact; the sign-flip size comes from 2000 simulated blocks (sd of the power
+    # estimate ~0.009), allowed 0.04 either way
+    slack = 0.04 if test == "sign-flip" else 0.0
+    assert _lower(n_draws, 0.8 - slack) <= confirm <= _upper(n_draws, 0.8 + slack)
+    assert refute == 0.0
+    # the same size in the opposite direction is refuted with the same power
+    confirm_opp, refute_opp = _rates(protocol, -draws)
+    assert confirm_opp == 0.0 and refute_opp == confirm
+    # and half the size has less power
+    assert _rates(protocol, draws - effect / 2)[0] < confirm
+
+
+def test_power_closed_form_matches_simulation():
+    for test in ("paired-t", "sign"):
+        protocol = _proto(test, n=10)
+        analytic = D.power(protocol, 0.9, 1.0)
+        draws = np.random.default_rng(13).normal(0.9, 1.0, size=(4000, 10))
+        simulated = _rates(protocol, draws)[0]
+        assert _lower(4000, analytic) <= simulated <= _upper(4000, analytic)
+
+
+def test_three_seeds_can_never_confirm_at_001():
+    protocol = _proto("sign-flip", n=3)
+    assert protocol.min_p() == 1 / 8 and not protocol.can_confirm()
+    assert detectable_effect(protocol, 1.0) is None
+    assert D.power(protocol, 100.0, 1.0) == 0.0
+    result = decide(protocol, [5.0, 6.0, 7.0])
+    assert result.decision == "inconclusive" and result.p_value == 1 / 8 and not result.can_confirm
+    report = D.power_report(protocol, sd=1.0)
+    assert report["can_confirm"] is False and report["detectable_effect"] is None
+    assert _proto("sign-flip", n=8).min_p() == 1 / 256 and _proto("sign-flip", n=8).can_confirm()
+
+
+def test_margin_non_inferiority():
+    # "RA's 1-step FD is at most Reflow's + 2": values = ra - reflow, less than margin 2
+    protocol = _proto("paired-t", n=8, claim="C-RA", alternative="less", margin=2.0, statistic="ra - reflow FD1")
+    v = np.array([0.5, -0.2, 0.3, 0.1, 0.4, -0.1, 0.2, 0.0])
+    res = decide(protocol, v)
+    assert res.decision == "confirmed" and res.effect == pytest.approx(v.mean())
+    assert res.p_value == pytest.approx(stats.ttest_1samp(v - 2.0, 0.0, alternative="less").pvalue)
+    assert decide(protocol, v + 4.0).decision == "refuted"  # RA clearly worse than the margin
+    effect = detectable_effect(protocol, 0.5)
+    assert effect < 2.0  # a true mean below the margin
+
+
+# ---------------------------------------------------------------------------------------------- decisions, Holm
+
+def test_decision_fields_and_strict_json():
+    protocol = _proto("sign-flip", n=8)
+    res = decide(protocol, np.arange(1.0, 9.0), seeds=range(8))
+    d = res.as_dict()
+    for key in ("claim", "tier", "decision", "n_seeds", "effect", "ci_low", "ci_high", "p_value"):
+        assert key in d
+    assert d["decision"] == "confirmed" and d["n_seeds"] == 8 and d["p_value"] == 1 / 256
+    assert d["protocol_hash"] == protocol.hash() and d["seeds"] == list(range(8))
+    lo, hi = stats.t.interval(0.95, 7, loc=4.5, scale=stats.sem(np.arange(1.0, 9.0)))
+    assert (d["ci_low"], d["ci_high"]) == pytest.approx((lo, hi))
+    json.dumps(d, allow_nan=False)
+
+
+def test_holm_adjust_against_its_definition():
+    p = [0.01, 0.04, 0.03, 0.005]
+    adj = holm_adjust(p)
+    # sorted: 0.005 (x4) 0.01 (x3) 0.03 (x2) 0.04 (x1), running max
+    assert np.allclose(adj, [0.03, 0.06, 0.06, 0.02])
+    assert holm(p, 0.05) == [True, False, False, True]
+    assert holm([0.2], 0.05) == [False]
+
+
+def test_decide_family_applies_holm():
+    seeds = tuple(range(8))
+    a = Protocol("C-RF", "trained", "rises", "slope", seeds, "sign-flip", family_size=2)
+    b = Protocol("C-RA", "trained", "ra lower", "reflow - ra", seeds, "sign-flip", family_size=2)
+    strong = np.arange(1.0, 9.0)                         # p = 1/256
+    weaker = np.array([1.0, 2, 3, 4, 5, 6, 7, -0.5])     # p = 2/256 (only flipping -0.5 beats it)
+    ra, rb = decide_family([(a, strong), (b, weaker)])
+    assert ra.decision == "confirmed" and ra.p_adjusted == pytest.approx(2 / 256)
+    assert rb.p_value == pytest.approx(2 / 256) and rb.p_adjusted == pytest.approx(2 / 256)
+    assert rb.decision == "confirmed"  # Holm: the second smallest p is compared with 0.01 / 1
+    assert decide(b, weaker).decision == "inconclusive"  # Bonferroni alone: 2 * 2/256 > 0.01
+    assert decide(b, weaker, holm_rank=2).decision == "confirmed"
+    with pytest.raises(ValueError, match="family_size"):
+        decide_family([(a, strong)])
+    with pytest.raises(ValueError, match="distinct claims"):
+        decide_family([(a, strong), (a, weaker)])
+
+
+# ------------------------------------------------------------------------------------------------ seed blocks
+
+def test_another_seed_block_is_the_same_protocol_but_its_seeds():
+    first = _proto("sign-flip", n=8, tier="trained")
+    second = first.with_seeds(range(8, 16))
+    c1, c2 = first.canonical(), second.canonical()
+    assert {k for k in c1 if c1[k] != c2[k]} == {"seeds"}
+    assert first.hash() != second.hash()
+    assert second.with_seeds(range(8)).hash() == first.hash()
+    values = np.random.default_rng(20).normal(1.5, 1.0, 8)
+    r1 = decide(first, values, seeds=range(8))
+    r2 = decide(second, values, seeds=range(8, 16))
+    # the same numbers on another block decide the same way with the same thresholds: nothing is per-block
+    assert (r1.decision, r1.p_value, r1.effect, r1.level) == (r2.decision, r2.p_value, r2.effect, r2.level)
+    with pytest.raises(ValueError, match="seeds"):
+        decide(first, values, seeds=range(8, 16))
+
+
+def test_hash_is_stable_and_sensitive():
+    protocol = _proto()
+    assert protocol.hash() == _proto().hash() and len(protocol.hash()) == 64
+    text = json.dumps(protocol.canonical(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    import hashlib
+
+    assert protocol.hash() == hashlib.sha256(text.encode()).hexdigest()
+    for change in (dict(level=0.05), dict(test="paired-t"), dict(margin=0.1), dict(alternative="less"),
+                   dict(family_size=2), dict(statistic="slope")):
+        assert _proto(**change).hash() != protocol.hash()
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+
+def test_bad_input_names_the_argument():
+    protocol = _proto(n=4)
+    with pytest.raises(ValueError, match="values"):
+        decide(protocol, [1.0, float("nan"), 2.0, 3.0])
+    with pytest.raises(ValueError, match="values"):
+        decide(protocol, [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="seeds"):
+        decide(protocol, [1.0, 2.0, 3.0, 4.0], seeds=[0, 1, 2, 5])
+    for kw, name in ((dict(test="wilcoxon"), "test"), (dict(alternative="two-sided"), "alternative"),
+                     (dict(level=1.5), "level"), (dict(level=float("nan")), "level"),
+                     (dict(seeds=(1, 1, 2)), "seeds"), (dict(seeds=(1,)), "seeds"),
+                     (dict(family_size=0), "family_size"), (dict(margin=float("inf")), "margin"),
+                     (dict(hypothesis=""), "hypothesis")):
+        with pytest.raises(ValueError, match=name):
+            _proto(**kw)
+    with pytest.raises(ValueError, match="holm_rank"):
+        decide(protocol, [1.0, 2.0, 3.0, 4.0], holm_rank=2)
+    with pytest.raises(ValueError, match="sd"):
+        detectable_effect(protocol, 0.0)
+    with pytest.raises(ValueError, match="p_values"):
+        holm_adjust([0.5, 1.5])
