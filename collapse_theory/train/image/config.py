@@ -197,3 +197,16 @@ def scale_config(scale: str = "smoke", **overrides) -> ImageReflowConfig:
     values = dict(SCALE_PRESETS[scale], scale=scale)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return ImageReflowConfig(**values).validated()
+
+
+def default_unet(dataset: str, scale: str) -> str:
+    """The UNet preset for a data set at a scale: ``tiny-8`` at smoke size, else by image size (``cifar-36m`` for
+    CIFAR-10, ``small-28`` for MNIST and Fashion-MNIST, the scale's preset otherwise). ValueError naming ``scale``
+    or ``dataset`` for unknown names."""
+    scale = check_choice(scale, SCALES, "scale")
+    if scale == "smoke":
+        return "tiny-8"
+    name = check_image_dataset(dataset)
+    if name == "cifar10":
+        return "cifar-36m"
+    return "small-28" if name in ("mnist", "fashion") else SCALE_PRESETS[scale]["unet"]
