@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 
 from collapse_theory.cli import gaussian as cli_gaussian
+from collapse_theory.cli import shell
 
 
 def parser():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="command")
-    cli_gaussian.add_parser(sub)
+    cli_gaussian.register(sub)
     return p
 
 
@@ -87,4 +88,4 @@ def test_bad_input_raises_value_error_naming_the_argument(argv, name):
     with pytest.raises(ValueError, match=f"^{name} ") as info:
         cli_gaussian.run(args)
     assert "\n" not in str(info.value)
-    assert name in cli_gaussian.FLAG_OF_ARGUMENT
+    assert name in shell.flag_map(shell.build_parser(), "gaussian-reflow")

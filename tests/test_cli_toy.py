@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from collapse_theory.cli import toy as cli_toy
+from collapse_theory.cli.shell import main
 
 TINY = ["toy-reflow", "--data", "gaussian", "--rounds", "1", "--steps", "15", "--round0-steps", "20",
         "--batch-size", "16", "--n-real", "32", "--n-synth", "32", "--width", "8", "--depth", "1",
@@ -16,7 +17,7 @@ TINY = ["toy-reflow", "--data", "gaussian", "--rounds", "1", "--steps", "15", "-
 
 def test_csv_side_by_side_and_manifest(tmp_path, capsys):
     out = tmp_path / "run.csv"
-    assert cli_toy.main(TINY + ["--method", "reflow,ra", "--format", "csv", "--out", str(out)]) == 0
+    assert main(TINY + ["--method", "reflow,ra", "--format", "csv", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     frame = pd.read_csv(io.StringIO(printed))
     assert set(frame["method"]) == {"reflow", "ra"}
@@ -30,19 +31,19 @@ def test_csv_side_by_side_and_manifest(tmp_path, capsys):
 
 
 def test_table_and_json(capsys):
-    assert cli_toy.main(TINY + ["--method", "reflow,oras", "--format", "table"]) == 0
+    assert main(TINY + ["--method", "reflow,oras", "--format", "table"]) == 0
     text = capsys.readouterr().out
     assert "reflow W2@1" in text and "oras W2@1" in text and "W2 floor" in text
-    assert cli_toy.main(TINY + ["--method", "ora", "--format", "json", "--real-fraction", "0.25"]) == 0
+    assert main(TINY + ["--method", "ora", "--format", "json", "--real-fraction", "0.25"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["configs"][0]["real_fraction"] == 0.25
     assert {r["method"] for r in payload["rows"]} == {"ora"}
 
 
-def test_add_parser_wires_into_a_parent_parser():
+def test_register_wires_into_a_parent_parser():
     parser = argparse.ArgumentParser(prog="collapse-theory")
     sub = parser.add_subparsers(dest="command")
-    cli_toy.add_parser(sub)
+    cli_toy.register(sub)
     args = parser.parse_args(["toy-reflow", "--data", "moons", "--method", "ra", "--rounds", "3"])
     assert args.data == "moons" and args.rounds == 3 and args.real_fraction == 0.5
 
@@ -54,7 +55,7 @@ def test_add_parser_wires_into_a_parent_parser():
     (["--method", "ra,ra"], "--method"),
 ])
 def test_bad_input_one_line_exit_2(extra, flag, capsys):
-    assert cli_toy.main(TINY + extra) == 2
+    assert main(TINY + extra) == 2
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert captured.out == ""

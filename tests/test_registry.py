@@ -62,14 +62,14 @@ def test_theory_layer_never_imports_torch():
 
 
 def test_claims_document_is_generated_from_the_registry():
-    from collapse_theory.cli.shell import claims_markdown
+    from collapse_theory.documents import claims_markdown
 
     doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "claims.md"
     assert doc.read_text() == claims_markdown(), "regenerate: collapse-theory claims --markdown > docs/claims.md"
 
 
 def test_readme_claims_table_is_the_registry_table():
-    from collapse_theory.cli.shell import claims_tier_table
+    from collapse_theory.documents import claims_tier_table
 
     readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
     block = readme.split("<!-- claims-table:start -->\n", 1)[1].split("\n<!-- claims-table:end -->", 1)[0]

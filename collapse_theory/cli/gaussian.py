@@ -19,47 +19,42 @@ ValueError whose message starts with the argument name (the shell prints it on o
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
 import numpy as np
 
-from ..outputs import run_manifest, write_with_manifest
+from ..outputs import run_manifest
 from ..theory.flow import gaussian as gf
 from ..theory.flow import reflow as gr
-from ..validation import as_float_array, check_eigenvalues, check_fraction, check_positive_int
+from ..validation import as_float_array, check_fraction, check_positive_int
+from .arguments import check_output_file, parse_floats, strict_json, write_output
 
 RECURSIONS = ("estimated", "shrinkage", "population")
 DEFAULT_RA_FRACTION = 0.5
 """Real fraction when an RA method is chosen without --real-fraction (the first author's scripts' default lambda)."""
-FLAG_OF_ARGUMENT = {"dim": "--dim", "method": "--method", "rounds": "--rounds", "real_fraction": "--real-fraction",
-                    "samples": "--samples", "seed": "--seed", "replicates": "--replicates", "step_time": "--step-time",
-                    "recursion": "--recursion", "spectrum": "--spectrum", "format": "--format"}
-"""Argument names of the ValueError messages -> command-line flags (for the shell's one-line errors)."""
 CSV_COLUMNS = ["round", "method", "real_fraction", "replicate", "quantity", "value"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``gaussian-reflow`` sub-command to an argparse sub-parsers object; returns its parser."""
+def register(subparsers) -> None:
+    """Add the ``gaussian-reflow`` sub-command."""
     p = subparsers.add_parser("gaussian-reflow", help="Gaussian Reflow / RA / ORA / ORAS recursions",
                               description=__doc__.split("\n\n")[0])
-    p.add_argument("--dim", default="3", help="dimension d >= 1 (default 3)")
-    p.add_argument("--method", default="reflow", help="reflow | ra | ora | oras (default reflow)")
-    p.add_argument("--recursion", default="estimated", help="estimated | shrinkage | population (default estimated)")
-    p.add_argument("--rounds", default="10", help="rounds after round 0 (default 10)")
+    p.add_argument("--dim", default="3", help="dimension d >= 1")
+    p.add_argument("--method", default="reflow", help="reflow | ra | ora | oras")
+    p.add_argument("--recursion", default="estimated", help="estimated | shrinkage | population")
+    p.add_argument("--rounds", default="10", help="rounds after round 0")
     p.add_argument("--real-fraction", default=None,
                    help=f"real fraction alpha in (0, 1] for ra/ora/oras (default {DEFAULT_RA_FRACTION}); 0 for reflow")
-    p.add_argument("--samples", default="100", help="pairs per round n >= d + 1 (estimated; default 100)")
-    p.add_argument("--replicates", default="200", help="Monte-Carlo replicates R >= 2 (estimated; default 200)")
-    p.add_argument("--seed", default="0", help="random seed (integer >= 0; default 0)")
-    p.add_argument("--step-time", default="0.5", help="t_s in (0, 1] of the x1-prediction step (shrinkage; default 0.5)")
+    p.add_argument("--samples", default="100", help="pairs per round n >= d + 1 (estimated)")
+    p.add_argument("--replicates", default="200", help="Monte-Carlo replicates R >= 2 (estimated)")
+    p.add_argument("--seed", default="0", help="random seed (integer >= 0)")
+    p.add_argument("--step-time", default="0.5", help="t_s in (0, 1] of the x1-prediction step (shrinkage)")
     p.add_argument("--spectrum", default=None, help="eigenvalues of Sigma*, comma-separated (length d)")
-    p.add_argument("--format", default="table", help="table | csv | json (default table)")
+    p.add_argument("--format", default="table", help="table | csv | json")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write the output to FILE (atomically) instead of stdout, with FILE.manifest.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
+    p.set_defaults(handler=run)
 
 
 # ----------------------------------------------------------------------------------------------- parsing
@@ -98,21 +93,11 @@ def _choice(text, name: str, options) -> str:
 
 
 def real_law(dim: int, spectrum=None) -> gf.GaussianEndpoints:
-    """Noise N(0, I) and real data N(0, diag(spectrum)); default spectrum geomspace(4, 0.25, d)."""
-    if spectrum is None:
-        lam = np.geomspace(4.0, 0.25, dim) if dim > 1 else np.array([4.0])
-    else:
-        if isinstance(spectrum, str):
-            try:
-                spectrum = [float(v) for v in spectrum.replace(" ", "").split(",") if v != ""]
-            except ValueError:
-                raise ValueError(f"spectrum must be a comma-separated list of numbers, got {spectrum!r}") from None
-        lam = check_eigenvalues(spectrum, "spectrum")
-        if lam.ndim != 1 or lam.shape[0] != dim:
-            raise ValueError(f"spectrum must hold dim = {dim} eigenvalues, got {lam.shape[-1] if lam.ndim else 0}")
-        if np.any(lam <= 0):
-            raise ValueError("spectrum must be > 0 (a positive definite real covariance)")
-    return gf.GaussianEndpoints.standard_noise(np.zeros(dim), np.diag(lam))
+    """Noise N(0, I) and real data N(0, diag(spectrum)) (:func:`~collapse_theory.theory.flow.gaussian.diagonal_real_law`);
+    ``spectrum`` may be the flag's comma-separated text."""
+    if isinstance(spectrum, str):
+        spectrum = parse_floats(spectrum, "--spectrum")
+    return gf.diagonal_real_law(dim, spectrum)
 
 
 def parse_config(args) -> dict:
@@ -266,20 +251,22 @@ def _table(rows, config) -> str:
 def run(args) -> int:
     """Run the ``gaussian-reflow`` sub-command from parsed arguments; returns the exit status (0)."""
     config = parse_config(args)
+    out = getattr(args, "out", None)
+    if out is not None:
+        check_output_file(out)
     progress = config["recursion"] == "estimated" and not getattr(args, "no_progress", False)
     rows, payload = compute(config, progress=progress)
     fmt = config["format"]
     if fmt == "json":
-        text = json.dumps({"config": _public_config(config), **payload}, default=float) + "\n"
+        text = strict_json({"config": _public_config(config), **payload}, default=float) + "\n"
     elif fmt == "csv":
         import pandas as pd
 
         text = pd.DataFrame(rows, columns=CSV_COLUMNS).to_csv(index=False, lineterminator="\n")
     else:
         text = _table(rows, config)
-    out = getattr(args, "out", None)
     if out:
-        write_with_manifest(out, text, run_manifest("gaussian-reflow", _public_config(config), seed=config["seed"]))
+        write_output(out, text, run_manifest("gaussian-reflow", _public_config(config), seed=config["seed"]))
     else:
         sys.stdout.write(text)
     return 0

@@ -14,31 +14,19 @@ Flags left out take the scale's values. Bad input prints one line and exits with
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-EXIT_BAD_INPUT = 2
+from .arguments import also_named, check_output_dir, parse_ints
+
 EXIT_DIVERGED = 3
 
-FLAG_OF_ARGUMENT = {
-    "dataset": "--dataset", "method": "--method", "rounds": "--rounds", "real_fraction": "--real-fraction",
-    "scale": "--scale", "out": "--out", "device": "--device", "seed": "--seed", "data_path": "--data-path",
-    "data_root": "--data-root", "download": "--download", "steps": "--steps", "round0_steps": "--round0-steps",
-    "n_pairs": "--n-pairs", "shard_size": "--shard-size",
-    "batch_size": "--batch-size", "lr": "--lr", "gen_steps": "--gen-steps",
-    "n_eval": "--n-eval", "inception_weights": "--inception-weights", "cache_dir": "--cache-dir",
-    "threads": "--threads", "checkpoint_every": "--checkpoint-every", "n_train": "--n-train", "unet": "--unet",
-    "regen_every": "--regen-every", "ema_decay": "--ema", "eval_nfes": "--eval-nfes", "warmup_steps": "--warmup",
-    "compile_mode": "--compile-mode", "round0_from": "--round0-from", "n_test": "--data-path", "max_train": "--n-train",
-}
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def register(subparsers) -> None:
+    """Add the ``reflow`` sub-command."""
     p = subparsers.add_parser("reflow", help="image-scale Reflow / RA / ORA / ORAS (resumable, DDP under torchrun)",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default=None, help="digits | mnist | fashion | cifar10 (default: the scale's)")
-    p.add_argument("--method", default="reflow", help="reflow | ra | ora | oras (default reflow)")
-    p.add_argument("--rounds", type=int, default=2, help="Reflow rounds after round 0 (default 2)")
+    p.add_argument("--method", default="reflow", help="reflow | ra | ora | oras")
+    p.add_argument("--rounds", type=int, default=2, help="Reflow rounds after round 0")
     p.add_argument("--real-fraction", type=float, default=None,
                    help="real fraction alpha in [0, 1] for ra/ora/oras (default 0.5; reflow uses 0)")
     p.add_argument("--scale", default="smoke", help="smoke (CPU, 8x8 digits) | small (one GPU) | paper (CIFAR-10)")
@@ -50,18 +38,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="torch.compile the network (GPU)")
     p.add_argument("--compile-mode", default=None, help="torch.compile mode, e.g. reduce-overhead (CUDA graphs)")
     p.add_argument("--no-bf16", action="store_true", help="train in float32 on CUDA (default: bf16 autocast there)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-path", default=None, help="the .npz archive (or its folder) for mnist/fashion")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
+    also_named(p.add_argument("--data-path", default=None, help="the .npz archive (or its folder) for mnist/fashion"),
+               "n_test")
     p.add_argument("--data-root", default=None, help="torchvision root folder (mnist, fashion, cifar10)")
     p.add_argument("--download", action="store_true", help="download into --data-root with torchvision if missing")
-    p.add_argument("--n-train", type=int, default=None, help="real training images used (default all)")
+    also_named(p.add_argument("--n-train", type=int, default=None, help="real training images used (default all)"),
+               "max_train")
     p.add_argument("--unet", default=None, help="UNet preset: tiny-8 | small-28 | cifar-36m (default: the scale's)")
     p.add_argument("--steps", type=int, default=None, help="training steps per Reflow round")
     p.add_argument("--round0-steps", type=int, default=None, help="training steps of round 0 (1-RF)")
     p.add_argument("--batch-size", type=int, default=None, help="global batch size")
     p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--warmup", type=int, default=None, help="learning-rate warm-up steps per round")
-    p.add_argument("--ema", type=float, default=None, help="EMA decay in (0, 1)")
+    also_named(p.add_argument("--warmup", type=int, default=None, help="learning-rate warm-up steps per round"),
+               "warmup_steps")
+    also_named(p.add_argument("--ema", type=float, default=None, help="EMA decay in (0, 1)"), "ema_decay")
     p.add_argument("--n-pairs", type=int, default=None, help="synthetic pairs per Reflow round")
     p.add_argument("--gen-steps", type=int, default=None, help="Euler steps to generate pairs and invert images")
     p.add_argument("--shard-size", type=int, default=None, help="pairs per shard file (generation resumes by shard)")
@@ -76,18 +67,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=None, help="mid-round checkpoint period in steps")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return p
+    p.set_defaults(handler=run)
 
 
 def config_from_args(args):
-    from ..train.image.config import scale_config
+    from ..train.image.config import default_unet, scale_config
 
-    nfes = None
-    if args.eval_nfes is not None:
-        try:
-            nfes = tuple(int(s) for s in args.eval_nfes.split(",") if s.strip())
-        except ValueError:
-            raise ValueError(f"eval_nfes must be comma-separated integers, got {args.eval_nfes!r}") from None
+    nfes = None if args.eval_nfes is None else tuple(parse_ints(args.eval_nfes, "--eval-nfes"))
     overrides = dict(dataset=args.dataset, method=args.method, rounds=args.rounds, real_fraction=args.real_fraction,
                      device=args.device, seed=args.seed, data_path=args.data_path, data_root=args.data_root,
                      n_train=args.n_train, unet=args.unet, steps=args.steps, round0_steps=args.round0_steps,
@@ -109,22 +95,8 @@ def config_from_args(args):
     if args.no_progress:
         overrides["progress"] = False
     if args.dataset is not None and args.unet is None:
-        overrides["unet"] = _default_unet(args.dataset, args.scale)
+        overrides["unet"] = default_unet(args.dataset, args.scale)
     return scale_config(args.scale, **overrides)
-
-
-def _default_unet(dataset: str, scale: str) -> str:
-    """The UNet preset for a data set at a scale: tiny-8 at smoke size, else by image size."""
-    from ..data.images import check_image_dataset
-    from ..train.image.config import SCALE_PRESETS, check_choice, SCALES
-
-    scale = check_choice(scale, SCALES, "scale")
-    if scale == "smoke":
-        return "tiny-8"
-    name = check_image_dataset(dataset)
-    if name == "cifar10":
-        return "cifar-36m"
-    return "small-28" if name in ("mnist", "fashion") else SCALE_PRESETS[scale]["unet"]
 
 
 def summary_table(frame) -> str:
@@ -156,6 +128,7 @@ def summary_table(frame) -> str:
 def run(args) -> int:
     from ..train.image.pipeline import NonFiniteLossError, run as run_pipeline
 
+    check_output_dir(args.out)
     cfg = config_from_args(args)
     try:
         result = run_pipeline(cfg, args.out, resume=args.resume)

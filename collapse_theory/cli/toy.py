@@ -15,70 +15,57 @@ Bad input prints one line (``collapse-theory: error: ...``) and exits with statu
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from typing import Sequence
 
-EXIT_BAD_INPUT = 2
-
-_FLAG_OF_ARGUMENT = {
-    "data": "--data", "dim": "--dim", "method": "--method", "rounds": "--rounds", "real_fraction": "--real-fraction",
-    "seed": "--seed", "steps": "--steps", "round0_steps": "--round0-steps", "batch_size": "--batch-size",
-    "n_real": "--n-real", "n_synth": "--n-synth", "gen_steps": "--gen-steps", "width": "--width", "depth": "--depth",
-    "lr": "--lr", "n_eval": "--n-eval", "velocity_penalty": "--velocity-penalty", "ema_decay": "--ema",
-    "regen_every": "--regen-every", "oras_noise": "--oras-noise", "oras_jitter": "--oras-jitter",
-    "eval_steps": "--eval-steps",
-}
+from .arguments import also_named, check_output_file, parse_ints, parse_names, strict_json, write_output
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``toy-reflow`` sub-command to an argparse ``subparsers`` object and return its parser."""
+def register(subparsers) -> None:
+    """Add the ``toy-reflow`` sub-command."""
     p = subparsers.add_parser("toy-reflow", help="trained Reflow / RA / ORA / ORAS on toy data (CPU)",
                               description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default="ring8", help="gaussian | ring8 | moons | checkerboard (default ring8)")
+    p.add_argument("--data", default="ring8", help="gaussian | ring8 | moons | checkerboard ")
     p.add_argument("--dim", type=int, default=2, help="dimension (gaussian only; the 2-D sets need 2)")
     p.add_argument("--method", default="reflow,ra",
-                   help="comma-separated among reflow, ra, ora, oras (default reflow,ra)")
-    p.add_argument("--rounds", type=int, default=5, help="Reflow rounds after round 0 (default 5)")
+                   help="comma-separated among reflow, ra, ora, oras")
+    p.add_argument("--rounds", type=int, default=5, help="Reflow rounds after round 0")
     p.add_argument("--real-fraction", type=float, default=0.5,
-                   help="real fraction lambda in [0, 1] for ra/ora/oras (reflow uses 0); default 0.5")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=1500, help="training steps per Reflow round (default 1500)")
+                   help="real fraction lambda in [0, 1] for ra/ora/oras (reflow uses 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
+    p.add_argument("--steps", type=int, default=1500, help="training steps per Reflow round")
     p.add_argument("--round0-steps", type=int, default=None, help="training steps of round 0 (default: --steps)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=256, help="minibatch size")
     p.add_argument("--n-real", type=int, default=2000, help="size of the real data set")
     p.add_argument("--n-synth", type=int, default=2000, help="synthetic pairs generated per round")
     p.add_argument("--gen-steps", type=int, default=32, help="Euler steps to generate pairs and invert real data")
-    p.add_argument("--width", type=int, default=128)
-    p.add_argument("--depth", type=int, default=3)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--width", type=int, default=128, help="MLP hidden width")
+    p.add_argument("--depth", type=int, default=3, help="MLP hidden layers")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--n-eval", type=int, default=1000, help="evaluation samples (exact OT is O(n^3): keep <= 2000)")
-    p.add_argument("--eval-steps", default="1,2,4,8", help="Euler step counts to evaluate (default 1,2,4,8)")
+    p.add_argument("--eval-steps", default="1,2,4,8", help="Euler step counts to evaluate")
     p.add_argument("--no-dopri5", action="store_true", help="skip the dopri5 sampler")
     p.add_argument("--no-empirical", action="store_true", help="skip the exact empirical W2 (ot.emd2)")
     p.add_argument("--velocity-penalty", type=float, default=0.0,
-                   help="shrinkage setting: loss + gamma E||v||^2 (default 0)")
-    p.add_argument("--ema", type=float, default=None, metavar="DECAY", help="EMA decay in (0, 1) (default off)")
+                   help="shrinkage setting: loss + gamma E||v||^2")
+    also_named(p.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                              help="EMA decay in (0, 1) (default off)"), "ema_decay")
     p.add_argument("--regen-every", type=int, default=None, help="ora/oras: regenerate real pairs every N steps")
     p.add_argument("--oras-noise", type=float, default=1e-3, help="oras: noise scale of the stochastic reverse pass")
     p.add_argument("--oras-jitter", type=float, default=0.1, help="oras: step-size jitter of the reverse pass")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write the tidy CSV to FILE (atomically) with FILE.manifest.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
+    p.set_defaults(handler=run)
 
 
 def _methods(text: str) -> list[str]:
     from ..train.flow.reflow import check_reflow_method
 
-    names = [m for m in (s.strip() for s in str(text).split(",")) if m]
-    if not names:
-        raise ValueError(f"method must name at least one of reflow, ra, ora, oras, got {text!r}")
+    names = parse_names(text, "--method")
     out = []
     for name in names:
-        key = check_reflow_method(name)
+        key, _ = check_reflow_method(name)
         if key in out:
             raise ValueError(f"method lists {key!r} twice")
         out.append(key)
@@ -86,13 +73,15 @@ def _methods(text: str) -> list[str]:
 
 
 def _eval_steps(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in str(text).replace(" ", "").split(",") if v != "")
-    except ValueError:
-        raise ValueError(f"eval_steps must be a comma-separated list of integers >= 1, got {text!r}") from None
+    values = tuple(parse_ints(text, "--eval-steps"))
     if any(v < 1 for v in values):
         raise ValueError(f"eval_steps must be a comma-separated list of integers >= 1, got {text!r}")
     return values
+
+
+def _records(frame) -> list[dict]:
+    """The frame's rows as JSON-ready dicts; a missing value (NaN, e.g. a metric a sampler does not have) is null."""
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
 def configs_from_args(args) -> list:
@@ -159,10 +148,12 @@ def run(args) -> int:
 
     import pandas as pd
 
-    from ..outputs import run_manifest, write_with_manifest
+    from ..outputs import run_manifest
     from ..train.flow.reflow import run_reflow
 
     configs = configs_from_args(args)
+    if args.out is not None:
+        check_output_file(args.out)
     frames = []
     bar = None
     if not args.no_progress:
@@ -183,45 +174,14 @@ def run(args) -> int:
     if args.format == "csv":
         text = csv_text
     elif args.format == "json":
-        text = json.dumps({"configs": [dataclasses.asdict(c) for c in configs],
-                           "rows": frame.to_dict(orient="records")}, default=float) + "\n"
+        text = strict_json({"configs": [dataclasses.asdict(c) for c in configs],
+                            "rows": _records(frame)}, default=float) + "\n"
     else:
         text = table_text(frame)
     if args.out:
         config = {k: v for k, v in vars(args).items() if k not in ("command", "out", "handler")}
         config["methods"] = [c.method for c in configs]
         config["resolved"] = [dataclasses.asdict(c) for c in configs]
-        write_with_manifest(args.out, csv_text, run_manifest("toy-reflow", config, seed=args.seed))
+        write_output(args.out, csv_text, run_manifest("toy-reflow", config, seed=args.seed))
     sys.stdout.write(text)
     return 0
-
-
-class _BadInput(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # noqa: D401 - argparse API
-        raise _BadInput(message)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry (``python -m collapse_theory.cli.toy toy-reflow ...``) with the same error rules as
-    ``collapse-theory``: one line on stderr and exit status 2 on bad input."""
-    parser = _Parser(prog="collapse-theory")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    add_parser(sub)
-    try:
-        args = parser.parse_args(argv)
-        return run(args)
-    except (_BadInput, ValueError) as exc:
-        message = " ".join(str(exc).split())
-        first = message.split(" ", 1)[0]
-        if first in _FLAG_OF_ARGUMENT:
-            message = f"{_FLAG_OF_ARGUMENT[first]}: {message}"
-        print(f"collapse-theory: error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

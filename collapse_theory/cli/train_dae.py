@@ -10,16 +10,18 @@ sigma2, real_fraction, replicate, round, quantity, component, trained, closed_fo
 replicate x round x quantity [x component]), written atomically with ``FILE.manifest.json`` (config, seed,
 package versions, git revision). The closed form is NaN for the MLP (no closed form) and for the training loss.
 The same seed gives the same CSV on the same machine. Bad input prints one line and exits with status 2 (the
-library's ValueError names the argument; cli.py's ``_FLAG_OF_ARGUMENT`` maps it to the flag).
+library's ValueError names the argument; the shell maps it to the flag).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``train-dae`` sub-command to an argparse ``subparsers`` object and return its parser."""
+from .arguments import also_named, check_output_file, parse_floats, write_output
+
+
+def register(subparsers) -> None:
+    """Add the ``train-dae`` sub-command."""
     p = subparsers.add_parser("train-dae", help="train DAEs recursively on their own outputs (torch) beside the "
                                                 "closed form; tidy CSV + manifest",
                               description=__doc__.split("\n\n")[0])
@@ -27,51 +29,47 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--data", default="gaussian",
                    help="gaussian | mixture | student-t (S* = rotated --spectrum) | digits | fashion-mnist | mnist "
                         "(PCA scores in --dim dimensions)")
-    p.add_argument("--dim", type=int, default=4, help="dimension d (default 4)")
-    p.add_argument("--spectrum", default=None,
-                   help="eigenvalues of S* for synthetic data, comma-separated (default: evenly 1 .. 0.25)")
+    p.add_argument("--dim", type=int, default=4, help="dimension d")
+    also_named(p.add_argument("--spectrum", default=None,
+                              help="eigenvalues of S* for synthetic data, comma-separated (default: evenly 1 .. 0.25)"),
+               "eigenvalues")
     p.add_argument("--regime", default="replace", help="replace | mix | accumulate | fresh")
     p.add_argument("--rule", default="renoise", help="renoise (x' = f(x + sigma eps)) | clean (x' = f(x))")
     p.add_argument("--real-fraction", default=None,
                    help="alpha in [0, 1], or a comma-separated grid (regimes mix/fresh; default 0.1 there)")
     p.add_argument("--sigma2", default="0.05", help="noise variance sigma^2 > 0, or a comma-separated grid")
-    p.add_argument("--rounds", type=int, default=20, help="rounds after round 0 (default 20)")
-    p.add_argument("--replicates", type=int, default=8, help="independent replicates per grid point (default 8)")
-    p.add_argument("--n-samples", type=int, default=1024, help="points per round (default 1024)")
+    p.add_argument("--rounds", type=int, default=20, help="rounds after round 0")
+    p.add_argument("--replicates", type=int, default=8, help="independent replicates per grid point")
+    p.add_argument("--n-samples", type=int, default=1024, help="points per round")
     p.add_argument("--optimizer", default="auto",
                    help="auto (cg for linear, lbfgs for bottleneck, adam for mlp) | adam | sgd | gd | lbfgs | cg "
                         "| lstsq")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps per round (default depends on it)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default depends on the optimiser)")
-    p.add_argument("--batch-size", type=int, default=256, help="minibatch size of adam/sgd (default 256)")
-    p.add_argument("--rank", type=int, default=2, help="bottleneck rank r (default 2)")
+    p.add_argument("--batch-size", type=int, default=256, help="minibatch size of adam/sgd")
+    p.add_argument("--rank", type=int, default=2, help="bottleneck rank r")
     p.add_argument("--tied", action="store_true", help="bottleneck with tied weights D = E^T")
-    p.add_argument("--width", type=int, default=64, help="MLP hidden width (default 64)")
-    p.add_argument("--depth", type=int, default=2, help="MLP hidden layers (default 2)")
+    p.add_argument("--width", type=int, default=64, help="MLP hidden width")
+    p.add_argument("--depth", type=int, default=2, help="MLP hidden layers")
     p.add_argument("--activation", default="silu", help="MLP activation: silu | relu")
     p.add_argument("--no-skip", action="store_true", help="MLP without the skip connection x + g(x)")
     p.add_argument("--reinit", action="store_true",
                    help="re-initialise the models every round (default: warm start from the previous round)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     p.add_argument("--data-path", default=None,
                    help="the .npz file (or its folder) for fashion-mnist/mnist (default: $COLLAPSE_THEORY_DATA, "
                         "else ../shared/data)")
     p.add_argument("--max-images", type=int, default=10000,
-                   help="images of the fashion-mnist/mnist archive used (after the seeded shuffle; default 10000)")
+                   help="images of the fashion-mnist/mnist archive used (after the seeded shuffle)")
     p.add_argument("--out", required=True, metavar="FILE", help="the tidy CSV (written atomically, with "
                                                                "FILE.manifest.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
+    p.set_defaults(handler=run)
 
 
 def _numbers(text, flag: str) -> tuple[float, ...]:
     """A comma-separated list of numbers (one-line error naming ``flag`` otherwise)."""
-    from .shell import _BadInput, _floats
-
-    values = _floats(str(text), flag)
-    if not values:
-        raise _BadInput(f"{flag} must hold at least one number, got {text!r}")
-    return tuple(values)
+    return tuple(parse_floats(text, flag))
 
 
 def _grid(text, flag: str) -> tuple[float, ...] | float:
@@ -103,18 +101,16 @@ def config_from_args(args):
 
 def run(args) -> int:
     """Run the experiment and write the CSV + manifest; prints one summary line on stdout."""
-    from ..outputs import run_manifest, write_with_manifest
+    from ..outputs import run_manifest
     from ..train.dae.recursion import run_trained_recursion
 
     config = config_from_args(args)
+    check_output_file(args.out)
     trajectory = run_trained_recursion(config, progress=not args.no_progress)
     frame = trajectory.frame()
     text = frame.to_csv(index=False, lineterminator="\n")
-    try:
-        csv_path, manifest_path = write_with_manifest(
-            args.out, text, run_manifest("train-dae", config.as_dict(), seed=config.seed))
-    except OSError as exc:
-        raise ValueError(f"out must be a writable file path, got {args.out!r} ({exc.strerror or exc})") from None
+    csv_path, manifest_path = write_output(args.out, text, run_manifest("train-dae", config.as_dict(),
+                                                                         seed=config.seed))
     print(f"train-dae: {len(frame)} rows -> {csv_path} (manifest {manifest_path.name}); "
           f"{trajectory.seconds:.1f} s", file=sys.stdout)
     return 0

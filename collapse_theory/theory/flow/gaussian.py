@@ -448,3 +448,18 @@ def straightness_identity(ends: GaussianEndpoints) -> dict[str, float]:
     return {"straightness": straightness(ends), "transport_cost": transport_cost(ends, "closed"),
             "kinetic_energy": kinetic_energy(ends), "independent_cost": independent_coupling_cost(ends),
             "w2_squared": w2_distance(ends) ** 2}
+
+
+def diagonal_real_law(dim: int, spectrum=None) -> GaussianEndpoints:
+    """Noise N(0, I_d) and real data N(0, diag(spectrum)) (the law of ``collapse-theory gaussian-reflow``);
+    default spectrum: d values geometrically spaced from 4 to 0.25 (just 4 when d = 1). ValueError naming
+    ``spectrum`` unless it holds ``dim`` finite values > 0 (a positive definite real covariance)."""
+    if spectrum is None:
+        lam = np.geomspace(4.0, 0.25, dim) if dim > 1 else np.array([4.0])
+    else:
+        lam = as_float_array(spectrum, "spectrum")
+        if lam.ndim != 1 or lam.shape[0] != dim:
+            raise ValueError(f"spectrum must hold dim = {dim} eigenvalues, got {lam.shape[-1] if lam.ndim else 0}")
+        if np.any(lam <= 0):
+            raise ValueError("spectrum must be > 0 (a positive definite real covariance)")
+    return GaussianEndpoints.standard_noise(np.zeros(dim), np.diag(lam))

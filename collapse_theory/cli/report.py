@@ -1,0 +1,61 @@
+"""``collapse-theory figures`` and ``collapse-theory reproduce``: the gallery and the main job.
+
+``figures`` regenerates the figures (PNG + PDF), their tidy data and ``MANIFEST.csv``
+(:func:`collapse_theory.gallery.build_figures`); ``reproduce`` runs the checks, the figures and writes
+``report.md`` (:func:`collapse_theory.report.reproduce`). Output folders are checked before any work; a tier
+selection with no checks is an error (exit 2), never a pass.
+"""
+
+from __future__ import annotations
+
+from .arguments import check_output_dir
+
+
+def register(subparsers) -> None:
+    """Add ``figures`` and ``reproduce``."""
+    figures = subparsers.add_parser("figures", help="regenerate the figures (PNG + PDF) and figures/MANIFEST.csv")
+    figures.add_argument("--only", action="append", default=None, metavar="ID", help="only this figure (repeatable)")
+    figures.add_argument("--out", default="figures", metavar="DIR", help="output folder")
+    figures.add_argument("--quick", action="store_true",
+                         help="use each figure's quick variant (smaller toy run; image figures from the committed "
+                              "smoke-run data, no training)")
+    figures.set_defaults(handler=run_figures)
+
+    reproduce = subparsers.add_parser("reproduce", help="the main job: verify, figures and report.md")
+    reproduce.add_argument("--out", default="reproduce-output", metavar="DIR",
+                           help="folder for report.md, verify.json and figures/")
+    reproduce.add_argument("--tier", default="symbolic,numeric,trained",
+                           help="tiers to verify (the CPU tiers by default)")
+    reproduce.add_argument("--quick", action="store_true",
+                           help="symbolic and numeric tiers, quick figure variants (about 1.5 minutes)")
+    reproduce.add_argument("--no-progress", action="store_true", help="no progress bar")
+    reproduce.set_defaults(handler=run_reproduce)
+
+
+def run_figures(args) -> int:
+    """Regenerate the selected figures (``--only`` repeated names count once)."""
+    from ..gallery import FIGURES, build_figures
+
+    only = list(dict.fromkeys(args.only)) if args.only else None
+    unknown = [i for i in only or [] if i not in FIGURES]
+    if unknown:
+        raise ValueError(f"only must name figures among {', '.join(FIGURES)}, got {', '.join(unknown)}")
+    check_output_dir(args.out)
+    manifest = build_figures(args.out, only, quick=args.quick)
+    for row in manifest.itertuples():
+        print(f"{row.figure_id:22} {args.out}/{row.png}  {args.out}/{row.pdf}  claims: {row.claims}")
+    print(f"manifest: {args.out}/MANIFEST.csv")
+    return 0
+
+
+def run_reproduce(args) -> int:
+    """verify + figures + report.md; exit status 0 when every check passed, else 1."""
+    from ..report import reproduce
+    from .verify import parse_tiers, require_checks
+
+    tiers = ["symbolic", "numeric"] if args.quick else parse_tiers(args.tier)
+    check_output_dir(args.out)
+    require_checks(tiers)
+    report, passed = reproduce(args.out, tiers, progress=not args.no_progress)
+    print(f"report: {report}  ({'all checks passed' if passed else 'SOME CHECKS FAILED'})")
+    return 0 if passed else 1
