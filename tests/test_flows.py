@@ -153,6 +153,61 @@ def test_pair_source_mixes_round_lambda_b_real_pairs(fraction, expected):
         assert not torch.all(x1[:expected, 0] < 0)                 # ... shuffled, not stacked first
 
 
+def test_pair_source_mixes_image_shaped_pairs_and_1rf_pairs():
+    """The one mixer serves the image pipeline too: (n, C, H, W) pairs, round(alpha B) real per batch."""
+    real_x = torch.full((40, 1, 4, 4), -1.0)
+    source = PairSource(real_x=real_x, real_z=torch.zeros(40, 1, 4, 4), synth_z=torch.zeros(30, 1, 4, 4),
+                        synth_x=torch.full((30, 1, 4, 4), 1.0), real_fraction=0.25)
+    x0, x1 = source.batch(10, torch.Generator().manual_seed(1))
+    assert x0.shape == x1.shape == (10, 1, 4, 4)
+    assert int((x1[:, 0, 0, 0] < 0).sum()) == 3                   # floor(0.25 * 10 + 1/2) = 3, not int(2.5) = 2
+    x0, x1 = PairSource(real_x=real_x, independent=True).batch(10, torch.Generator().manual_seed(1))
+    assert (x1 == -1).all() and float(x0.std()) > 0.5             # 1-RF: real x1, fresh N(0, I) noise x0
+    again = PairSource(real_x=real_x, independent=True).batch(10, torch.Generator().manual_seed(1))[0]
+    assert torch.equal(x0, again)                                  # a seed gives the same batch
+
+
+def test_rf_loss_reductions_and_ema():
+    from collapse_theory.train.flow.blocks import EMA
+
+    g = torch.Generator().manual_seed(0)
+    x0, x1, t = torch.randn(6, 3, generator=g), torch.randn(6, 3, generator=g), torch.rand(6, generator=g)
+    zero = lambda x, tt: torch.zeros_like(x)                       # noqa: E731
+    assert torch.allclose(rf_loss(zero, x0, x1, t), ((x1 - x0) ** 2).sum(1).mean())
+    assert torch.allclose(rf_loss(zero, x0, x1, t, reduction="mean"), ((x1 - x0) ** 2).mean())
+    with pytest.raises(ValueError, match="^reduction"):
+        rf_loss(zero, x0, x1, t, reduction="max")
+    net = torch.nn.Linear(3, 2)
+    ema = EMA(net, 0.75)
+    before = [p.clone() for p in ema.model.parameters()]
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(2.0)
+    ema.update(net)
+    for b, e, p in zip(before, ema.model.parameters(), net.parameters()):
+        assert torch.allclose(e, 0.75 * b + 0.25 * p)
+    for bad in (0.0, 1.0, 1.5, True):
+        with pytest.raises(ValueError, match="^ema_decay"):
+            EMA(net, bad)
+
+
+def test_one_reflow_method_validator_for_both_pipelines():
+    from collapse_theory.train.flow.blocks import check_reflow_method
+    from collapse_theory.train.image.config import ImageReflowConfig
+
+    assert check_reflow_method("RA") == ("ra", 0.5) and check_reflow_method("reflow") == ("reflow", 0.0)
+    assert check_reflow_method("oras", 0.1) == ("oras", 0.1)
+    for method, fraction, first in (("reflow", 0.5, "real_fraction"), ("rf", None, "method"),
+                                    ("ra", 1.5, "real_fraction")):
+        messages = []
+        for build in (lambda: ReflowConfig(**TINY, method=method, real_fraction=fraction).validated(),
+                      lambda: ImageReflowConfig(method=method, real_fraction=fraction).validated()):
+            with pytest.raises(ValueError) as info:
+                build()
+            messages.append(str(info.value))
+        assert messages[0] == messages[1] and messages[0].startswith(first)
+
+
 # ----------------------------------------------------------------------------------------------- pipeline
 
 def test_pipeline_frame_shape():

@@ -195,9 +195,9 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, ca
     real_loss = P.rf_loss
     calls = {"n": 0}
 
-    def exploding(net, x0, x1, t):
+    def exploding(net, x0, x1, t, *args, **kwargs):
         calls["n"] += 1
-        loss = real_loss(net, x0, x1, t)
+        loss = real_loss(net, x0, x1, t, *args, **kwargs)
         return loss * float("nan") if calls["n"] > 23 else loss
 
     monkeypatch.setattr(P, "rf_loss", exploding)
@@ -250,9 +250,11 @@ def test_rf_loss_is_the_mean_squared_velocity_error():
     x0, x1 = torch.randn(5, 1, 4, 4, generator=g), torch.randn(5, 1, 4, 4, generator=g)
     t = torch.rand(5, generator=g)
     expected = ((x1 - x0 - 0.25 * t.reshape(-1, 1, 1, 1)) ** 2).mean()
-    assert torch.allclose(P.rf_loss(Const(), x0, x1, t), expected)
+    assert torch.allclose(P.rf_loss(Const(), x0, x1, t, reduction="mean"), expected)
     wrong = ((x1 - x0 - 0.25 * (1 - t).reshape(-1, 1, 1, 1)) ** 2).mean()   # the t=0-is-data convention
-    assert not torch.allclose(P.rf_loss(Const(), x0, x1, t), wrong)
+    assert not torch.allclose(P.rf_loss(Const(), x0, x1, t, reduction="mean"), wrong)
+    # the norm-squared reduction of the toy pipeline is the per-pixel loss times D = 16
+    assert torch.allclose(P.rf_loss(Const(), x0, x1, t), 16 * expected)
 
 
 def test_ema_update_formula():

@@ -69,12 +69,13 @@ import torch
 from torch import nn
 
 from ...data.toy2d import check_data, gaussian_parameters, sample
-from ...validation import check_choice, check_fraction
 from . import metrics as flow_metrics
+from .blocks import DEFAULT_REAL_FRACTION, EMA, REFLOW_METHODS, PairSource, check_reflow_method, rf_loss
 from .ode import integrate, integrate_stochastic
 
-REFLOW_METHODS = ("reflow", "ra", "ora", "oras")
-DEFAULT_REAL_FRACTION = 0.5
+__all__ = ["DEFAULT_REAL_FRACTION", "EMA", "FRAME_COLUMNS", "PairSource", "REFLOW_METHODS", "ReflowConfig",
+           "ReflowResult", "Target", "VelocityMLP", "check_reflow_method", "evaluate_model", "make_model",
+           "make_target", "rf_loss", "run_reflow", "torch_threads", "train_flow", "wide_table"]
 FRAME_COLUMNS = ["data", "method", "real_fraction", "seed", "round", "metric", "sampler", "nfe", "value"]
 PER_SAMPLER_METRICS = ("w2", "w2_gauss", "mean_error", "cov_error")
 
@@ -120,77 +121,7 @@ def make_model(dim: int, width: int = 128, depth: int = 3, n_freq: int = 4, seed
         return VelocityMLP(dim, width, depth, n_freq)
 
 
-# ----------------------------------------------------------------------------------------------- loss, training
-
-def rf_loss(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor,
-            velocity_penalty: float = 0.0) -> torch.Tensor:
-    """E||(x1 - x0) - v(x_t, t)||^2 + velocity_penalty * E||v(x_t, t)||^2, x_t = t x1 + (1 - t) x0 (t per pair)."""
-    tt = t.reshape(-1, 1)
-    xt = tt * x1 + (1 - tt) * x0
-    v = model(xt, t.reshape(-1))
-    loss = ((x1 - x0 - v) ** 2).sum(dim=1).mean()
-    if velocity_penalty:
-        loss = loss + velocity_penalty * (v ** 2).sum(dim=1).mean()
-    return loss
-
-
-@dataclass
-class PairSource:
-    """Where a minibatch of (x0, x1) pairs comes from (see the module docstring).
-
-    ``independent=True``: 1-RF pairs, x1 from ``real_x`` and fresh N(0, I) noise x0.
-    Otherwise round(real_fraction * B) pairs from (``real_z``, ``real_x``) and the rest from
-    (``synth_z``, ``synth_x``), concatenated then shuffled."""
-
-    real_x: torch.Tensor
-    synth_z: torch.Tensor | None = None
-    synth_x: torch.Tensor | None = None
-    real_z: torch.Tensor | None = None
-    real_fraction: float = 0.0
-    independent: bool = False
-
-    def n_real_in_batch(self, batch_size: int) -> int:
-        return int(math.floor(self.real_fraction * batch_size + 0.5))
-
-    def batch(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.independent:
-            idx = torch.randint(self.real_x.shape[0], (batch_size,), generator=generator)
-            x1 = self.real_x[idx]
-            x0 = torch.randn(x1.shape, generator=generator, dtype=x1.dtype)
-            return x0, x1
-        n_r = self.n_real_in_batch(batch_size)
-        parts0, parts1 = [], []
-        if n_r > 0:
-            if self.real_z is None:
-                raise ValueError("real_fraction > 0 needs real pairs (real_z)")
-            idx = torch.randint(self.real_x.shape[0], (n_r,), generator=generator)
-            parts0.append(self.real_z[idx])
-            parts1.append(self.real_x[idx])
-        if batch_size - n_r > 0:
-            idx = torch.randint(self.synth_z.shape[0], (batch_size - n_r,), generator=generator)
-            parts0.append(self.synth_z[idx])
-            parts1.append(self.synth_x[idx])
-        x0, x1 = torch.cat(parts0), torch.cat(parts1)
-        perm = torch.randperm(batch_size, generator=generator)
-        return x0[perm], x1[perm]
-
-
-class EMA:
-    """Exponential moving average of a model's weights: p_ema <- decay p_ema + (1 - decay) p after each step."""
-
-    def __init__(self, model: nn.Module, decay: float):
-        if not (0 < decay < 1):
-            raise ValueError(f"ema_decay must lie in (0, 1), got {decay!r}")
-        self.decay = decay
-        self.model = copy.deepcopy(model)
-        for p in self.model.parameters():
-            p.requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        for p_ema, p in zip(self.model.parameters(), model.parameters()):
-            p_ema.mul_(self.decay).add_(p.detach(), alpha=1 - self.decay)
-
+# ----------------------------------------------------------------------------------------------- training
 
 def train_flow(model: nn.Module, source: PairSource, steps: int, batch_size: int = 256, lr: float = 1e-3,
                generator: torch.Generator | None = None, *, velocity_penalty: float = 0.0,
@@ -278,13 +209,7 @@ class ReflowConfig:
         """A copy with defaults filled in; ValueError naming the argument on bad input."""
         cfg = copy.copy(self)
         cfg.data = check_data(cfg.data)
-        cfg.method = check_reflow_method(cfg.method)
-        if cfg.real_fraction is None:
-            cfg.real_fraction = 0.0 if cfg.method == "reflow" else DEFAULT_REAL_FRACTION
-        cfg.real_fraction = float(check_fraction(cfg.real_fraction, "real_fraction"))
-        if cfg.method == "reflow" and cfg.real_fraction != 0:
-            raise ValueError(f"real_fraction must be 0 for method 'reflow' (use ra, ora or oras to mix real pairs), "
-                             f"got {cfg.real_fraction:g}")
+        cfg.method, cfg.real_fraction = check_reflow_method(cfg.method, cfg.real_fraction)
         if cfg.data != "gaussian" and cfg.dim != 2:
             raise ValueError(f"dim must be 2 for data {cfg.data!r}, got {cfg.dim!r}")
         _positive_int(cfg.dim, "dim")
@@ -315,11 +240,6 @@ class ReflowConfig:
         if cfg.grad_clip is not None and not (cfg.grad_clip > 0):
             raise ValueError(f"grad_clip must be > 0 or None, got {cfg.grad_clip!r}")
         return cfg
-
-
-def check_reflow_method(method, name: str = "method") -> str:
-    """One of :data:`REFLOW_METHODS`."""
-    return check_choice(method, REFLOW_METHODS, name)
 
 
 @dataclass

@@ -22,11 +22,12 @@ import math
 from dataclasses import dataclass, field
 
 from ...data.images import check_image_dataset
-from ...validation import check_choice, check_fraction
+from ...validation import check_choice
+from ..flow.blocks import DEFAULT_REAL_FRACTION, REFLOW_METHODS, check_reflow_method
 
 SCALES = ("smoke", "small", "paper")
-REFLOW_METHODS = ("reflow", "ra", "ora", "oras")
-DEFAULT_REAL_FRACTION = 0.5
+__all__ = ["DEFAULT_REAL_FRACTION", "REFLOW_METHODS", "SCALES", "SCALE_PRESETS", "ImageReflowConfig", "check_choice",
+           "scale_config"]
 
 
 @dataclass
@@ -111,14 +112,8 @@ class ImageReflowConfig:
         """A copy with defaults resolved; ValueError naming the field on bad input."""
         cfg = dataclasses.replace(self, unet_overrides=dict(self.unet_overrides))
         cfg.dataset = check_image_dataset(cfg.dataset)
-        cfg.method = check_choice(cfg.method, REFLOW_METHODS, "method")
+        cfg.method, cfg.real_fraction = check_reflow_method(cfg.method, cfg.real_fraction)
         cfg.scale = check_choice(cfg.scale, SCALES, "scale")
-        if cfg.real_fraction is None:
-            cfg.real_fraction = 0.0 if cfg.method == "reflow" else DEFAULT_REAL_FRACTION
-        cfg.real_fraction = float(check_fraction(cfg.real_fraction, "real_fraction"))
-        if cfg.method == "reflow" and cfg.real_fraction != 0:
-            raise ValueError(f"real_fraction must be 0 for method 'reflow' (use ra, ora or oras to mix real pairs), "
-                             f"got {cfg.real_fraction:g}")
         _int(cfg.rounds, "rounds", 0)
         for name in ("round0_steps", "steps", "batch_size", "n_pairs", "gen_steps", "gen_batch", "shard_size",
                      "n_recon", "kid_subsets", "straightness_n", "straightness_times", "n_grid", "loss_check_every"):

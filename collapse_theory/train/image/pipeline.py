@@ -42,7 +42,6 @@ and inversion are split across ranks (shards round-robin, real images in contigu
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import json
 import math
@@ -58,6 +57,7 @@ from torch import nn
 
 from ...data.images import ImageData, load_image_dataset
 from ...outputs import atomic_write_bytes, atomic_write_text, atomic_write_via, run_manifest
+from ..flow.blocks import EMA, PairSource, rf_loss
 from ..flow.ode import integrate, integrate_stochastic
 from . import distributed as D
 from .config import ImageReflowConfig
@@ -93,30 +93,6 @@ def atomic_torch_save(obj, path: Path) -> Path:
 def load_checkpoint(path: Path) -> dict:
     """A checkpoint or shard written by this module (tensors, numbers, lists and dicts only)."""
     return torch.load(path, map_location="cpu", weights_only=True)
-
-
-class EMA:
-    """p_ema <- decay p_ema + (1 - decay) p after every optimiser step (one fused foreach op)."""
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.decay = decay
-        self.model = copy.deepcopy(model).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        ema_p = list(self.model.parameters())
-        p = [q.detach() for q in model.parameters()]
-        torch._foreach_lerp_(ema_p, p, 1.0 - self.decay)
-
-
-def rf_loss(net: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """(1 / (B D)) sum_b ||(x1 - x0) - v(x_t, t)||^2 with x_t = t x1 + (1 - t) x0 (t of shape (B,))."""
-    tt = t.reshape(-1, 1, 1, 1)
-    xt = tt * x1 + (1 - tt) * x0
-    v = net(xt, t)
-    return ((x1 - x0 - v.float()) ** 2).mean()
 
 
 class FlatField:
@@ -423,6 +399,9 @@ class _Run:
             self.log(f"round {k}: resumed at step {start} of {n_steps}")
         step_net = self.training_module(net)
         n_r = self.n_real_in_batch() if k > 0 else 0
+        source = (PairSource(real_x=self.real_x, independent=True) if k == 0 else
+                  PairSource(real_x=self.real_x, synth_z=synth_z, synth_x=synth_x, real_z=real_z,
+                             real_fraction=self.cfg.real_fraction if n_r > 0 else 0.0))
         regen = k > 0 and cfg.method in ("ora", "oras") and n_r > 0
         kill = os.environ.get(KILL_ENV)
         pending: list[torch.Tensor] = []
@@ -431,15 +410,15 @@ class _Run:
             bar.update(start)
             for step in range(start, n_steps):
                 if regen and step > 0 and step % cfg.regen_every == 0:
-                    real_z = self.invert_all(ema.model, k, ("regen", step))
+                    real_z = source.real_z = self.invert_all(ema.model, k, ("regen", step))
                 torch.manual_seed(derive_seed(cfg.seed, "step", k, step, self.dist.rank))
-                x0, x1 = self._batch(k, B, n_r, synth_z, synth_x, real_z)
+                x0, x1 = source.batch(B)
                 t = torch.rand(B, device=self.device)
                 if cfg.channels_last:
                     x0 = x0.contiguous(memory_format=torch.channels_last)
                     x1 = x1.contiguous(memory_format=torch.channels_last)
                 with self.autocast():
-                    loss = rf_loss(step_net, x0, x1, t)
+                    loss = rf_loss(step_net, x0, x1, t, reduction="mean")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip is not None:
@@ -481,24 +460,6 @@ class _Run:
             module = torch.compile(module, mode=self.cfg.compile_mode)
         self._training_module = (net, module)
         return module
-
-    def _batch(self, k, B, n_r, synth_z, synth_x, real_z):
-        if k == 0:
-            idx = torch.randint(self.real_x.shape[0], (B,), device=self.device)
-            x1 = self.real_x[idx]
-            return torch.randn_like(x1), x1
-        parts0, parts1 = [], []
-        if n_r > 0:
-            idx = torch.randint(self.real_x.shape[0], (n_r,), device=self.device)
-            parts0.append(real_z[idx])
-            parts1.append(self.real_x[idx])
-        if B - n_r > 0:
-            idx = torch.randint(synth_z.shape[0], (B - n_r,), device=self.device)
-            parts0.append(synth_z[idx])
-            parts1.append(synth_x[idx])
-        x0, x1 = torch.cat(parts0), torch.cat(parts1)
-        perm = torch.randperm(B, device=self.device)
-        return x0[perm], x1[perm]
 
     def _check_losses(self, pending: list[torch.Tensor], k: int, first_step: int) -> list[float]:
         values = torch.stack(pending).float()
