@@ -281,3 +281,31 @@ def test_bad_input_names_the_argument():
         detectable_effect(protocol, 0.0)
     with pytest.raises(ValueError, match="p_values"):
         holm_adjust([0.5, 1.5])
+
+
+# ------------------------------------------------------------------------------------------ registry integration
+
+def test_check_result_carries_the_decision():
+    from collapse_theory.claims.registry import Check, Outcome, run_check
+
+    protocol = _proto("sign-flip", n=8, claim="C-RF", tier="numeric")
+
+    def run(impl):
+        values = np.arange(1.0, 9.0) if impl is None else impl
+        return Outcome(True, {"n": 8}, decision=decide(protocol, values))
+
+    item = Check("C-RF", "numeric", "toy-decision", run, {"wrong": "not an array"})
+    result = run_check(item)
+    assert result.status == "pass" and result.decision.decision == "confirmed"
+    d = result.as_dict()
+    for key in ("claim", "tier", "decision", "n_seeds", "effect", "ci_low", "ci_high", "p_value"):
+        assert key in d
+    assert (d["claim"], d["tier"], d["check"], d["decision"], d["n_seeds"]) == ("C-RF", "numeric", "toy-decision",
+                                                                             "confirmed", 8)
+    json.dumps(d, allow_nan=False)
+    # a decision about another claim is a machinery error
+    wrong = Check("C-RA", "numeric", "toy-decision", run, {"wrong": "not an array"})
+    assert run_check(wrong).status == "error"
+    # checks without a decision keep their old keys only
+    plain = run_check(Check("C-RF", "numeric", "plain", lambda impl: Outcome(impl is None), {"m": 1}))
+    assert plain.status == "pass" and "decision" not in plain.as_dict()

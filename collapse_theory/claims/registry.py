@@ -65,10 +65,16 @@ class Claim:
 
 @dataclass
 class Outcome:
-    """What one run of a check found: ``passed`` and the evidence numbers behind it."""
+    """What one run of a check found: ``passed`` and the evidence numbers behind it.
+
+    A *decision check* also returns ``decision`` (a :class:`collapse_theory.stats.decisions.Decision`): the
+    claim's pre-registered decision on its seeds, reported whatever it is (``inconclusive`` or ``refuted`` is a
+    result, not a failure); ``passed`` then says that the machinery ran and its controls behaved (null control
+    ``inconclusive``, planted effect ``confirmed``)."""
 
     passed: bool
     evidence: dict[str, Any] = field(default_factory=dict)
+    decision: Any = None
 
 
 @dataclass(frozen=True)
@@ -98,17 +104,21 @@ class CheckResult:
     mutants_rejected: dict[str, bool]
     seconds: float
     message: str = ""
+    decision: Any = None  # a stats.decisions.Decision for decision checks (see Outcome)
 
     @property
     def ok(self) -> bool:
         return self.status == "pass"
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "claim": self.claim_id, "tier": self.tier, "check": self.name, "status": self.status,
             "evidence": self.evidence, "mutants_rejected": self.mutants_rejected,
             "seconds": round(self.seconds, 4), "message": self.message,
         }
+        if self.decision is not None:  # decision, n_seeds, effect, ci_low, ci_high, p_value, seeds, protocol_hash ...
+            out |= {k: v for k, v in self.decision.as_dict().items() if k not in ("claim", "tier")}
+        return out
 
 
 _CLAIMS: dict[str, Claim] = {}
@@ -217,8 +227,13 @@ def run_check(item: Check) -> CheckResult:
         status = "weak"
     else:
         status = "pass"
+    decision = outcome.decision
+    if decision is not None and (decision.claim, decision.tier) != (item.claim_id, item.tier):
+        return CheckResult(item.claim_id, item.tier, item.name, "error", outcome.evidence, rejected,
+                           time.perf_counter() - start,
+                           f"decision is about {decision.claim}/{decision.tier}, not {item.claim_id}/{item.tier}")
     return CheckResult(item.claim_id, item.tier, item.name, status, outcome.evidence, rejected,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start, decision=decision)
 
 
 def run_checks(tiers: Iterable[str] | None = None, claim_ids: Iterable[str] | None = None,
