@@ -9,7 +9,8 @@ import pytest
 import sympy as sp
 
 from collapse_theory.claims.registry import Outcome, checks, claims, run_check
-from collapse_theory.proofs import dae as sym
+from collapse_theory.proofs import dae as sym, dae_rates as rates, dae_regimes as regimes, engine
+from collapse_theory.proofs import paper as paper_proofs
 
 SYMBOLIC_CHECKS = checks(["symbolic"])
 _OUTCOMES: dict[tuple[str, str | None], Outcome] = {}
@@ -77,56 +78,56 @@ y = sp.Symbol("y", real=True)
 
 
 def test_is_zero_decides_identities():
-    assert sym.is_zero((x + 1) ** 2 - x ** 2 - 2 * x - 1)
-    assert sym.is_zero(x / (x + 1) + 1 / (x + 1) - 1)
-    assert sym.is_zero(sp.sqrt(x + 1) ** 2 - x - 1)
-    assert not sym.is_zero(x / (x + 1) - 1)
-    assert not sym.is_zero(sp.Matrix([[0, x - x], [1e-30 * x, 0]]))
-    assert sym.is_zero(sp.zeros(2, 2))
+    assert engine.is_zero((x + 1) ** 2 - x ** 2 - 2 * x - 1)
+    assert engine.is_zero(x / (x + 1) + 1 / (x + 1) - 1)
+    assert engine.is_zero(sp.sqrt(x + 1) ** 2 - x - 1)
+    assert not engine.is_zero(x / (x + 1) - 1)
+    assert not engine.is_zero(sp.Matrix([[0, x - x], [1e-30 * x, 0]]))
+    assert engine.is_zero(sp.zeros(2, 2))
     with pytest.raises(ArithmeticError):
-        sym.is_zero(x / sp.Integer(0))
+        engine.is_zero(x / sp.Integer(0))
 
 
 def test_has_sign_needs_a_decision():
-    assert sym.has_sign(x / (x + 1), "positive")
-    assert sym.has_sign(-x ** 2 / (x + 1) ** 2, "negative")
-    assert sym.has_sign(y ** 2, "nonnegative")
-    assert not sym.has_sign(y ** 2, "positive")          # y = 0
-    assert not sym.has_sign(x - 1, "positive")           # undecided / false: not proved
-    assert not sym.has_sign(x - 1, "negative")
-    assert not sym.has_sign(-x, "nonnegative")
+    assert engine.has_sign(x / (x + 1), "positive")
+    assert engine.has_sign(-x ** 2 / (x + 1) ** 2, "negative")
+    assert engine.has_sign(y ** 2, "nonnegative")
+    assert not engine.has_sign(y ** 2, "positive")          # y = 0
+    assert not engine.has_sign(x - 1, "positive")           # undecided / false: not proved
+    assert not engine.has_sign(x - 1, "negative")
+    assert not engine.has_sign(-x, "nonnegative")
     # a square root of a positive expression is handled as a positive atom
-    assert sym.has_sign(sp.sqrt((x - 1) ** 2 + 4 * x) / x, "positive")
+    assert engine.has_sign(sp.sqrt((x - 1) ** 2 + 4 * x) / x, "positive")
 
 
 def test_witness_only_refutes():
-    assert sym.witness_value(x - x) == 0
-    assert sym.witness_value(1 / (x - x)) is None
-    assert sym.witness_value(x) > 0
+    assert engine.witness_value(x - x) == 0
+    assert engine.witness_value(1 / (x - x)) is None
+    assert engine.witness_value(x) > 0
 
 
 def test_decreasing_to_nonnegative_limit():
-    assert sym.decreasing_to_nonnegative_limit(sp.log(1 + 1 / x) - 1 / (1 + x), x)
-    assert not sym.decreasing_to_nonnegative_limit(sp.log(1 + 1 / x) - 1 / (1 + x) - 1, x)
-    assert not sym.decreasing_to_nonnegative_limit(x, x)    # increasing
+    assert engine.decreasing_to_nonnegative_limit(sp.log(1 + 1 / x) - 1 / (1 + x), x)
+    assert not engine.decreasing_to_nonnegative_limit(sp.log(1 + 1 / x) - 1 / (1 + x) - 1, x)
+    assert not engine.decreasing_to_nonnegative_limit(x, x)    # increasing
 
 
 def test_expect_moments():
     e0, e1, x0, x1 = sp.symbols("e0 e1 x0 x1", real=True)
     S = sp.Matrix([[2, 3], [3, 5]])
-    assert sym.expect_moments((e0 + 2 * e1) ** 2, [e0, e1]) == 5
-    assert sym.expect_moments(e0 * e1 + e0 + 7, [e0, e1]) == 7
-    assert sym.expect_moments((x0 + e0) * (x1 + e1), [e0, e1], [x0, x1], S) == 3
-    assert sym.expect_moments((x0 - e0) ** 2, [e0, e1], [x0, x1], S) == 3
+    assert engine.expect_moments((e0 + 2 * e1) ** 2, [e0, e1]) == 5
+    assert engine.expect_moments(e0 * e1 + e0 + 7, [e0, e1]) == 7
+    assert engine.expect_moments((x0 + e0) * (x1 + e1), [e0, e1], [x0, x1], S) == 3
+    assert engine.expect_moments((x0 - e0) ** 2, [e0, e1], [x0, x1], S) == 3
     with pytest.raises(ValueError):
-        sym.expect_moments(e0 ** 4, [e0, e1])
+        engine.expect_moments(e0 ** 4, [e0, e1])
 
 
 def test_eigen_parametrisation():
-    S, R, (l1, l2), _ = sym.eigen_psd_2x2()
-    assert sym.is_zero(R * R.T - sp.eye(2))
-    assert sym.is_zero(S * R[:, 0] - l1 * R[:, 0])
-    assert sym.is_zero(S * R[:, 1] - l2 * R[:, 1])
+    S, R, (l1, l2), _ = engine.eigen_psd_2x2()
+    assert engine.is_zero(R * R.T - sp.eye(2))
+    assert engine.is_zero(S * R[:, 0] - l1 * R[:, 0])
+    assert engine.is_zero(S * R[:, 1] - l2 * R[:, 1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,53 +161,53 @@ def test_prove_renoise_and_clean_step():
 
 
 def test_collapse_rate_telescoping_depth():
-    result = sym.prove_collapse_rate(rounds=1)
+    result = rates.prove_collapse_rate(rounds=1)
     assert result["proved"] and result["steps"]["renoise_telescoping"] and result["steps"]["clean_telescoping"]
 
 
 def test_catalog_clean_doubly_exp_constant_is_false():
     """The catalog states 4 (x_K/2)^(3^j) <= x_{K+j}; at j = 0 that is 2 x_K <= x_K. The correct constant is 2."""
-    catalog = sym.prove_doubly_exponential("clean", lower=lambda v, j: 4 * (v / 2) ** (3 ** j))
+    catalog = rates.prove_doubly_exponential("clean", lower=lambda v, j: 4 * (v / 2) ** (3 ** j))
     assert not catalog["steps"]["lower_base"] and not catalog["steps"]["map_above_lower"]
-    assert sym.prove_doubly_exponential("clean")["proved"]
-    assert sym.prove_doubly_exponential("renoise")["proved"]
+    assert rates.prove_doubly_exponential("clean")["proved"]
+    assert rates.prove_doubly_exponential("renoise")["proved"]
     with pytest.raises(ValueError):
-        sym.prove_doubly_exponential("other")
+        rates.prove_doubly_exponential("other")
 
 
 def test_rounds_overrides():
-    assert sym.prove_rounds_renoise()["proved"]
-    assert not sym.prove_rounds_renoise({"tail_sum": sp.Integer(2)})["steps"]["tail_sum"]
-    assert sym.prove_rounds_clean()["proved"]
-    assert not sym.prove_rounds_clean({"decrement_min": sp.Integer(1)})["steps"]["decrement_at_least_min"]
+    assert rates.prove_rounds_renoise()["proved"]
+    assert not rates.prove_rounds_renoise({"tail_sum": sp.Integer(2)})["steps"]["tail_sum"]
+    assert rates.prove_rounds_clean()["proved"]
+    assert not rates.prove_rounds_clean({"decrement_min": sp.Integer(1)})["steps"]["decrement_at_least_min"]
 
 
 def test_real_fixed_point_check_value():
-    result = sym.prove_real_fixed_point()
+    result = regimes.prove_real_fixed_point()
     assert result["proved"]
     values = [float(v) for v in result["residuals"]["check_value"].split(",")]
     assert values == pytest.approx([3.03098, 1.07869, 0.240253, 0.0393447, 0.00108580], rel=1e-4)
 
 
 def test_real_fixed_point_minus_root_is_the_negative_one():
-    minus = sym.prove_real_fixed_point(
+    minus = regimes.prove_real_fixed_point(
         lambda a, lam, s2: ((a * lam - s2) - sp.sqrt((s2 - a * lam) ** 2 + 4 * a ** 2 * lam * s2)) / (2 * a))
     assert minus["steps"]["candidate_is_root"]            # it is a root of q ...
     assert not minus["steps"]["candidate_is_larger_root"]  # ... but the negative one
 
 
 def test_log_drift_needs_concavity():
-    result = sym.prove_log_drift_direction()
+    result = regimes.prove_log_drift_direction()
     assert result["proved"]
-    assert not sym.prove_log_drift_direction(lambda v: -sp.log(v))["steps"]["gap_strictly_convex"]
-    assert sym.prove_log_drift_direction(sp.sqrt)["proved"]     # any strictly concave transform drifts down
+    assert not regimes.prove_log_drift_direction(lambda v: -sp.log(v))["steps"]["gap_strictly_convex"]
+    assert regimes.prove_log_drift_direction(sp.sqrt)["proved"]     # any strictly concave transform drifts down
 
 
 def test_paper_claims_need_their_assumptions():
-    assert sym.prove_paper_collapse()["proved"]
-    assert not sym.prove_paper_collapse({"sigma2": sp.Integer(0)})["proved"]
-    assert sym.prove_paper_real()["proved"]
-    assert not sym.prove_paper_real({"alpha": sp.Integer(0)})["proved"]
+    assert paper_proofs.prove_paper_collapse()["proved"]
+    assert not paper_proofs.prove_paper_collapse({"sigma2": sp.Integer(0)})["proved"]
+    assert paper_proofs.prove_paper_real()["proved"]
+    assert not paper_proofs.prove_paper_real({"alpha": sp.Integer(0)})["proved"]
 
 
 def test_symbolic_module_imports_only_sympy_and_stdlib():

@@ -1,35 +1,21 @@
-"""Symbolic-tier checks: sympy proofs (:mod:`collapse_theory.proofs.dae`) registered per claim.
+"""Symbolic-tier checks of the DAE family and the paper's DAE claims: the sympy proofs of :mod:`collapse_theory.proofs.dae`,
+:mod:`~collapse_theory.proofs.dae_rates`, :mod:`~collapse_theory.proofs.dae_regimes` and :mod:`collapse_theory.proofs.paper`
+registered per claim.
 
 Each check runs ``run(impl)``: ``impl=None`` proves the toolkit's formula; a mutant (a plausible wrong
 formula of the same signature) must make at least one proof step fail, so the check returns
-``Outcome(passed=False)``. Evidence: number of steps proved / total, the failed steps, and a residual.
+``Outcome(passed=False)``. Evidence (:func:`collapse_theory.claims.proved.proof_outcome`): number of steps proved /
+total, the failed steps, and a residual.
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from ...proofs import dae as sym
-from ..registry import Outcome, check
-
-
-def _outcome(result: dict) -> Outcome:
-    steps = result["steps"]
-    failed = [name for name, ok in steps.items() if not ok]
-    evidence = {"steps_proved": sum(steps.values()), "steps": len(steps)}
-    if failed:
-        evidence["failed"] = ",".join(failed)[:200]
-        first = next((result["residuals"][n] for n in failed if n in result["residuals"]), None)
-        if first is None:
-            first = next((result["errors"][n] for n in failed if n in result["errors"]), "")
-        evidence["residual"] = str(first)[:160]
-    else:
-        evidence["residual"] = "0"
-    return Outcome(passed=bool(result["proved"]), evidence=evidence)
-
-
-def _inv(M):
-    return M.inv(method="ADJ")
+from ...proofs import dae as sym, dae_rates as rates, dae_regimes as regimes, paper
+from ...proofs.engine import inv
+from ..proved import proof_outcome
+from ..registry import check
 
 
 # ---------------------------------------------------------------------------------------------
@@ -37,10 +23,10 @@ def _inv(M):
 # ---------------------------------------------------------------------------------------------
 
 _WIENER_MUTANTS = {
-    "missing sigma2: S (S + I)^-1": lambda S, s2: S * _inv(S + sp.eye(2)),
-    "sigma instead of sigma2: S (S + sigma I)^-1": lambda S, s2: S * _inv(S + sp.sqrt(s2) * sp.eye(2)),
-    "factor 2, wrong side: 2 (S + sigma2 I)^-1 S": lambda S, s2: 2 * _inv(S + s2 * sp.eye(2)) * S,
-    "doubled noise: S (S + 2 sigma2 I)^-1": lambda S, s2: S * _inv(S + 2 * s2 * sp.eye(2)),
+    "missing sigma2: S (S + I)^-1": lambda S, s2: S * inv(S + sp.eye(2)),
+    "sigma instead of sigma2: S (S + sigma I)^-1": lambda S, s2: S * inv(S + sp.sqrt(s2) * sp.eye(2)),
+    "factor 2, wrong side: 2 (S + sigma2 I)^-1 S": lambda S, s2: 2 * inv(S + s2 * sp.eye(2)) * S,
+    "doubled noise: S (S + 2 sigma2 I)^-1": lambda S, s2: S * inv(S + 2 * s2 * sp.eye(2)),
 }
 
 
@@ -49,17 +35,17 @@ def wiener_filter(impl):
     """L(W) = E||x - W(x + sigma eps)||^2 = tr S - 2 tr(WS) + tr(W(S + sigma2 I)W^T); grad = 2W(S + sigma2 I) - 2S;
     Hessian 2 I (x) (S + sigma2 I) > 0; the unique stationary point is S (S + sigma2 I)^-1 with gains
     lam/(lam + sigma2) in [0, 1) (2x2 symbolic S, W)."""
-    return _outcome(sym.prove_optimal_dae(impl))
+    return proof_outcome(sym.prove_optimal_dae(impl))
 
 
 @check("DAE-OPT", "symbolic", "least-squares-limit", mutants={
-    "missing sigma2: S (S + I)^-1": lambda S, s2: S * _inv(S + sp.eye(2)),
+    "missing sigma2: S (S + I)^-1": lambda S, s2: S * inv(S + sp.eye(2)),
     "noise averages out: W -> I": lambda S, s2: sp.eye(2),
 })
 def least_squares_limit(impl):
     """With m -> oo noise draws per sample the least-squares DAE's normal equations average to
     W (S_hat + sigma2 I) = S_hat, so W -> S_hat (S_hat + sigma2 I)^-1 (2 samples in R^2, symbolic)."""
-    return _outcome(sym.prove_least_squares_limit(impl))
+    return proof_outcome(sym.prove_least_squares_limit(impl))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +60,7 @@ def least_squares_limit(impl):
 def bottleneck_loss(impl):
     """L(W) = L(W*) + tr((W - W*)(S + sigma2 I)(W - W*)^T); the rank-r optimum's loss is
     tr S - sum_{i<=r} lam_i^2/(lam_i + sigma2), and lam^2/(lam + sigma2) increases with lam."""
-    return _outcome(sym.prove_bottleneck(impl))
+    return proof_outcome(sym.prove_bottleneck(impl))
 
 
 @check("DAE-BOTTLENECK", "symbolic", "top-r-directions", mutants={
@@ -84,7 +70,7 @@ def bottleneck_loss(impl):
 def bottleneck_selection(impl):
     """For l1 > l2 and r = 1, keeping the top eigendirection (g_1 u_1 u_1^T) has strictly smaller loss than
     keeping the other one."""
-    return _outcome(sym.prove_bottleneck_selection(impl))
+    return proof_outcome(sym.prove_bottleneck_selection(impl))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +85,7 @@ def bottleneck_selection(impl):
 def renoise_map(impl):
     """W(S + sigma2 I)W^T = S^2 (S + sigma2 I)^-1 = R diag(f(l_i)) R^T, f(mu) = mu^2/(mu + sigma2)
     = mu - sigma2 + sigma2^2/(mu + sigma2) < mu."""
-    return _outcome(sym.prove_renoise_step(impl))
+    return proof_outcome(sym.prove_renoise_step(impl))
 
 
 @check("DAE-STEP", "symbolic", "clean-map", mutants={
@@ -109,7 +95,7 @@ def renoise_map(impl):
 })
 def clean_map(impl):
     """W S W^T = S^3 (S + sigma2 I)^-2 = R diag(h(l_i)) R^T, h(mu) = mu^3/(mu + sigma2)^2 < f(mu)."""
-    return _outcome(sym.prove_clean_step(impl))
+    return proof_outcome(sym.prove_clean_step(impl))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,7 +113,7 @@ _E12 = sp.ImmutableMatrix([[0, 1], [0, 0]])
 def eigenbasis_preserved(impl):
     """W*(S) commutes with S; for S~ = p I + q S* (every regime), both rules give S' commuting with S* and
     again of the form p' I + q' S*: all rounds share S*'s eigenbasis."""
-    return _outcome(sym.prove_eigenbasis_preserved(impl))
+    return proof_outcome(sym.prove_eigenbasis_preserved(impl))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,7 +129,7 @@ def collapse_rate(impl):
     """rho increasing, rho < 1, rho0 - rho(lam) = sigma2 (lam0 - lam)/((lam0 + sigma2)(lam + sigma2)) >= 0,
     f = rho lam <= rho0 lam, h = rho^2 lam <= rho0^2 lam, rho <= lam/sigma2, and the telescoping products
     prod rho(lam_j) = lam_{k+1}/lam_0 (renoise), = sqrt(lam_{k+1}/lam_0) (clean)."""
-    return _outcome(sym.prove_collapse_rate(impl))
+    return proof_outcome(rates.prove_collapse_rate(impl))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,7 +142,7 @@ def collapse_rate(impl):
 })
 def doubly_exp_renoise(impl):
     """x' = x^2/(1+x) in [x^2/2, x^2] on (0, 1]; hence 2 (x_K/2)^(2^j) <= x_{K+j} <= x_K^(2^j)."""
-    return _outcome(sym.prove_doubly_exponential("renoise", **(impl or {})))
+    return proof_outcome(rates.prove_doubly_exponential("renoise", **(impl or {})))
 
 
 @check("DAE-DOUBLY-EXP", "symbolic", "clean-bounds", mutants={
@@ -166,7 +152,7 @@ def doubly_exp_renoise(impl):
 def doubly_exp_clean(impl):
     """x' = x^3/(1+x)^2 in [x^3/4, x^3] on (0, 1]; hence 2 (x_K/2)^(3^j) <= x_{K+j} <= x_K^(3^j)
     (the catalog's 4 (x_K/2)^(3^j) fails already at j = 0)."""
-    return _outcome(sym.prove_doubly_exponential("clean", **(impl or {})))
+    return proof_outcome(rates.prove_doubly_exponential("clean", **(impl or {})))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,7 +165,7 @@ def doubly_exp_clean(impl):
 })
 def scale_invariance(impl):
     """f(c lam, c sigma2) = c f(lam, sigma2) and h likewise (and g has degree 0): N depends on lam/sigma2 only."""
-    return _outcome(sym.prove_scale_invariance(impl))
+    return proof_outcome(rates.prove_scale_invariance(impl))
 
 
 @check("DAE-ROUNDS", "symbolic", "renoise-rounds", mutants={
@@ -191,7 +177,7 @@ def scale_invariance(impl):
 def rounds_renoise(impl):
     """Delta F = -1 + 1/(1+x) - ln(1 + 1/x) in [-1 - 1/(x(1+x)), -1]; tail sum 5/3; F(1/2) = 1/2 - ln 2,
     F(1) = 1; hence x0 + ln x0 - 8/3 <= N <= x0 + ln x0 + ln 2 - 1/2."""
-    return _outcome(sym.prove_rounds_renoise(impl))
+    return proof_outcome(rates.prove_rounds_renoise(impl))
 
 
 @check("DAE-ROUNDS", "symbolic", "clean-rounds", mutants={
@@ -201,7 +187,7 @@ def rounds_renoise(impl):
 })
 def rounds_clean(impl):
     """Clean decrement x(2x + 1)/(1+x)^2 in [3/4, 2) for x >= 1; hence (x0 - 1)/2 <= N <= 4(x0 - 1)/3 + 1."""
-    return _outcome(sym.prove_rounds_clean(impl))
+    return proof_outcome(rates.prove_rounds_clean(impl))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +215,7 @@ def real_fixed_point(impl):
     """q(mu) = alpha mu^2 + (sigma2 - alpha lam*) mu - alpha lam* sigma2 from lam = f(alpha lam* + (1 - alpha) lam);
     mu_inf is its unique positive root, in [alpha lam*, lam*], equal to the stable form; 0 < T' <= 1 - alpha;
     g(mu_k) >= g(alpha lam*); catalog check value lam_inf ~ (3.031, 1.079, 0.240, 0.039, 0.0011)."""
-    return _outcome(sym.prove_real_fixed_point(impl))
+    return proof_outcome(regimes.prove_real_fixed_point(impl))
 
 
 def _cubic_with(b=None, c=None, d=None):
@@ -249,7 +235,7 @@ def _cubic_with(b=None, c=None, d=None):
 def clean_fixed_point(impl):
     """The clean cubic from lam = h(alpha lam* + (1 - alpha) lam); values of opposite sign at alpha lam*, lam*;
     Descartes: one sign change in every feasible sign pattern; h' = mu^2 (mu + 3 sigma2)/(mu + sigma2)^3 in [0, 1)."""
-    return _outcome(sym.prove_clean_fixed_point(impl))
+    return proof_outcome(regimes.prove_clean_fixed_point(impl))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,7 +249,7 @@ def clean_fixed_point(impl):
 def accumulate(impl):
     """mu_k = A_k/(k+1): mu_{k+1} - mu_k = -(mu_k - F(mu_k))/(k+2) < 0, A non-decreasing, mu_k >= lam*/(k+1),
     ||W_k|| >= lam*/(lam* + (k+1) sigma2), k g(A/(k+1)) -> A/sigma2."""
-    return _outcome(sym.prove_accumulate(impl))
+    return proof_outcome(regimes.prove_accumulate(impl))
 
 
 @check("DAE-FINITE-SAMPLE", "symbolic", "one-round-unbiased", mutants={
@@ -273,7 +259,7 @@ def accumulate(impl):
 def finite_sample(impl):
     """E_eps[W(x + sigma eps)(x + sigma eps)^T W^T] = W(x x^T + sigma2 I)W^T; averaged over the training set with
     W = W*(S_hat) it equals S_hat^2 (S_hat + sigma2 I)^-1 exactly (clean: S_hat^3 (S_hat + sigma2 I)^-2)."""
-    return _outcome(sym.prove_finite_sample(impl))
+    return proof_outcome(regimes.prove_finite_sample(impl))
 
 
 @check("DAE-LOG-DRIFT", "symbolic", "concavity-predicts-downward-drift", mutants={
@@ -284,7 +270,7 @@ def finite_sample(impl):
 def log_drift_direction(impl):
     """log is strictly concave (tangent gap w >= 0 with w'' = 1/y^2 > 0), so unbiased moments (DAE-FINITE-SAMPLE)
     have log-moments drifting down (Jensen); Gaussian example digamma(n/2) + log(2/n) < 0, shrinking with n."""
-    return _outcome(sym.prove_log_drift_direction(impl))
+    return proof_outcome(regimes.prove_log_drift_direction(impl))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,7 +282,7 @@ def log_drift_direction(impl):
 })
 def paper_collapse(impl):
     """DAE-COLLAPSE-RATE implies the paper's claim: rho0 < 1 for sigma2 > 0, so rho0^(k+1) -> 0 geometrically."""
-    return _outcome(sym.prove_paper_collapse(impl))
+    return proof_outcome(paper.prove_paper_collapse(impl))
 
 
 @check("C-real", "symbolic", "bounded-away-from-zero", mutants={
@@ -305,4 +291,4 @@ def paper_collapse(impl):
 def paper_real(impl):
     """DAE-REAL-FIXED-POINT (i) implies the paper's claim: ||W_k|| >= alpha lam*/(alpha lam* + sigma2) > 0 for
     alpha > 0, uniformly in k."""
-    return _outcome(sym.prove_paper_real(impl))
+    return proof_outcome(paper.prove_paper_real(impl))

@@ -1,158 +1,34 @@
-"""Symbolic-tier checks of Gaussian rectified flow and the Reflow family (claims of :mod:`.catalog_flow`).
+"""Symbolic-tier checks of Gaussian rectified flow and the Reflow family (claims of :mod:`.catalog`).
 
-Each check proves the algebra of one claim step by step with sympy (the helpers of
-:mod:`collapse_theory.proofs.dae`: a step is proved only when sympy decides it). ``impl`` is the formula under
-test written in sympy (``None`` = the toolkit's, the defaults below mirror :mod:`..theory.gaussian_flow` and
-:mod:`..theory.gaussian_reflow`); each mutant must make a step fail.
-
-Reductions used (all exact, stated once here):
-
-- *Factor form.* Any pair of covariances with Sigma0 positive definite is Sigma0 = P P^T, Sigma1 = P B P^T with P
-  invertible and B = diag(beta_1, ..., beta_d) >= 0 (P = Sigma0^{1/2} R, R the eigenvectors of
-  Sigma0^{-1/2} Sigma1 Sigma0^{-1/2}). Proofs over a generic 2 x 2 P (four free entries) and diagonal B therefore
-  cover every PD/PSD pair in 2-D, commuting or not.
-- *Gaussian conditioning.* For jointly Gaussian (Y, X), an affine v with E[Y - v(X)] = 0 and Cov(Y - v(X), X) = 0 has
-  Y - v(X) independent of X, so v(X) = E[Y | X]. Writing X0 = m0 + P0 e0, X1 = m1 + P1 e1 (e0, e1 independent
-  standard normal), every such moment is an exact matrix product.
+Each check runs a proof of :mod:`collapse_theory.proofs.flow` (``impl=None``: the toolkit's formula, written in sympy)
+and registers it with its mutants: plausible wrong formulas of the same signature, each of which must make a proof
+step fail. Evidence: :func:`collapse_theory.claims.proved.proof_outcome`.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import sympy as sp
 
-from ...proofs import dae as sym
-from . import catalog as catalog_flow  # noqa: F401 - registers the claims checked here
-from ..registry import Outcome, check
-from ..dae.symbolic import _outcome
-
-T = sp.Symbol("t", positive=True)
-TAU = sp.Symbol("tau", positive=True)             # t = tau/(1 + tau) covers (0, 1)
-W1, W2 = sp.symbols("w1 w2", positive=True)        # square roots of the eigenvalues of B
-W = sp.Symbol("w", positive=True)
-LAM = sp.Symbol("lam", positive=True)
-
-
-def _inv(M):
-    return sym._inv(sp.Matrix(M))
-
-
-class _Proof(sym._Proof):
-    """:class:`symbolic._Proof` that stops at the first failed step: later steps are recorded as not proved
-    ("skipped"), so a wrong formula is rejected without paying for the rest of the proof."""
-
-    def step(self, name, fn):
-        if self.steps and not all(self.steps.values()):
-            self.steps[name] = False
-            self.errors[name] = "skipped after an earlier failed step"
-            return False
-        return super().step(name, fn)
-
-
-def _vec(name):
-    return sp.Matrix(sp.symbols(f"{name}1 {name}2", real=True))
-
-
-@lru_cache(maxsize=None)
-def _factor_setting():
-    """Generic invertible P (2 x 2), B = diag(w1^2, w2^2), Sigma0 = P P^T, Sigma1 = P B P^T, means, a point x."""
-    p = sp.symbols("p11 p12 p21 p22", real=True)
-    P = sp.ImmutableMatrix([[p[0], p[1]], [p[2], p[3]]])
-    B = sp.diag(W1 ** 2, W2 ** 2)
-    S0 = sp.ImmutableMatrix(P * P.T)
-    S1 = sp.ImmutableMatrix(P * B * P.T)
-    return P, B, S0, S1, _vec("a"), _vec("b"), _vec("x")
-
-
-@lru_cache(maxsize=None)
-def _toolkit_velocity_matrix():
-    """A_t = C_t Sigma_t^{-1} in the factor setting (computed once)."""
-    P, B, S0, S1, *_ = _factor_setting()
-    S_t = (1 - T) ** 2 * S0 + T ** 2 * S1
-    C_t = T * S1 - (1 - T) * S0
-    return sp.ImmutableMatrix((C_t * _inv(S_t)).applyfunc(sp.cancel))
-
-
-# ---------------------------------------------------------------------------------------------
-# The toolkit's formulas in sympy (defaults of impl)
-# ---------------------------------------------------------------------------------------------
-
-def velocity_formula(m0, S0, m1, S1, t):
-    """(A_t, b_t): A_t = C_t Sigma_t^{-1}, b_t = (m1 - m0) - A_t m_t."""
-    S_t = (1 - t) ** 2 * S0 + t ** 2 * S1
-    C_t = t * S1 - (1 - t) * S0
-    A = C_t * _inv(S_t)
-    return A, (m1 - m0) - A * ((1 - t) * m0 + t * m1)
-
-
-def marginal_formula(m0, S0, m1, S1, t):
-    return (1 - t) * m0 + t * m1, (1 - t) ** 2 * S0 + t ** 2 * S1
-
-
-def flow_matrix_formula(P, w, t):
-    """M_t = P G_t^{1/2} P^{-1}, G_t = (1 - t)^2 I + t^2 diag(w^2)."""
-    return P * sp.diag(*[sp.sqrt((1 - t) ** 2 + t ** 2 * wi ** 2) for wi in w]) * _inv(P)
-
-
-def reverse_formula(P, w, m0, m1, x):
-    """T^{-1}(x) = m0 + M_1^{-1} (x - m1)."""
-    return m0 + _inv(flow_matrix_formula(P, w, 1)) * (x - m1)
-
-
-def straightness_per_direction(w):
-    """(2 - pi/2) w: straightness of one direction with B-eigenvalue w^2 and unit weight."""
-    return (2 - sp.pi / 2) * w
-
-
-def straight_velocity_formula(M, c, x, t):
-    """v2(x, t) = (M - I) L_t^{-1} (x - t c) + c, L_t = (1 - t) I + t M."""
-    eye = sp.eye(M.shape[0])
-    return (M - eye) * _inv((1 - t) * eye + t * M) * (x - t * c) + c
-
-
-def shrinkage_map(lam, t):
-    """Variance of one x1-prediction step from time t: f(lam) with sigma2 = ((1 - t)/t)^2 (reuses symbolic.renoise_map)."""
-    return sym.renoise_map(lam, ((1 - t) / t) ** 2)
+from ...proofs import flow as proofs
+from ...proofs.dae import clean_map, renoise_map
+from ...proofs.engine import inv
+from ...proofs.flow import flow_matrix_formula, velocity_formula
+from ..proved import proof_outcome
+from ..registry import check
 
 
 # ---------------------------------------------------------------------------------------------
 # GRF-VELOCITY
 # ---------------------------------------------------------------------------------------------
 
-def prove_velocity(velocity_fn=None) -> dict:
-    """E[Y - v(X_t)] = 0 and Cov(Y - v(X_t), X_t) = 0 with X0 = m0 + P0 e0, X1 = m1 + P1 e1 (P0, P1 lower triangular,
-    i.e. Cholesky factors of arbitrary PD covariances); plus A_t - A_t^T = t(1-t) Sigma_t^{-1}[Sigma0, Sigma1] Sigma_t^{-1}."""
-    fn = velocity_fn or velocity_formula
-    q = sp.symbols("q1:7", positive=True)
-    r = sp.symbols("r1 r2", real=True)
-    P0 = sp.Matrix([[q[0], 0], [r[0], q[1]]])
-    P1 = sp.Matrix([[q[2], 0], [r[1], q[3]]])
-    S0, S1 = P0 * P0.T, P1 * P1.T
-    m0, m1 = _vec("a"), _vec("b")
-    proof = _Proof()
-    A, b = fn(m0, S0, m1, S1, T)
-    A, b = sp.Matrix(A), sp.Matrix(b)
-    # Y - v(X_t) = F e + f, X_t - m_t = H e with e = (e0, e1)
-    H = sp.Matrix.hstack((1 - T) * P0, T * P1)
-    F = sp.Matrix.hstack(-P0, P1) - A * H
-    m_t = (1 - T) * m0 + T * m1
-    f = (m1 - m0) - (A * m_t + b)
-    proof.identity("residual has mean zero", lambda: f)
-    proof.identity("residual uncorrelated with X_t", lambda: (F * H.T).applyfunc(sp.cancel))
-    S_t = H * H.T
-    proof.identity("A_t - A_t^T = t(1-t) Sigma_t^-1 [Sigma0, Sigma1] Sigma_t^-1",
-                   lambda: (A - A.T - T * (1 - T) * _inv(S_t) * (S0 * S1 - S1 * S0) * _inv(S_t)).applyfunc(sp.cancel))
-    return proof.result()
-
 
 _VELOCITY_MUTANTS = {
     "C_t with a plus sign: t Sigma1 + (1-t) Sigma0": lambda m0, S0, m1, S1, t: (
-        lambda A: (A, (m1 - m0) - A * ((1 - t) * m0 + t * m1)))((t * S1 + (1 - t) * S0) * _inv((1 - t) ** 2 * S0 + t ** 2 * S1)),
+        lambda A: (A, (m1 - m0) - A * ((1 - t) * m0 + t * m1)))((t * S1 + (1 - t) * S0) * inv((1 - t) ** 2 * S0 + t ** 2 * S1)),
     "linear covariance path: Sigma_t = (1-t) Sigma0 + t Sigma1": lambda m0, S0, m1, S1, t: (
-        lambda A: (A, (m1 - m0) - A * ((1 - t) * m0 + t * m1)))((t * S1 - (1 - t) * S0) * _inv((1 - t) * S0 + t * S1)),
+        lambda A: (A, (m1 - m0) - A * ((1 - t) * m0 + t * m1)))((t * S1 - (1 - t) * S0) * inv((1 - t) * S0 + t * S1)),
     "inverse on the wrong side: Sigma_t^-1 C_t": lambda m0, S0, m1, S1, t: (
-        lambda A: (A, (m1 - m0) - A * ((1 - t) * m0 + t * m1)))(_inv((1 - t) ** 2 * S0 + t ** 2 * S1) * (t * S1 - (1 - t) * S0)),
+        lambda A: (A, (m1 - m0) - A * ((1 - t) * m0 + t * m1)))(inv((1 - t) ** 2 * S0 + t ** 2 * S1) * (t * S1 - (1 - t) * S0)),
     "intercept without the mean term: b = m1 - m0": lambda m0, S0, m1, S1, t: (
         velocity_formula(m0, S0, m1, S1, t)[0], m1 - m0),
 }
@@ -163,40 +39,12 @@ def velocity_is_conditional_expectation(impl):
     """With X0 = m0 + P0 e0, X1 = m1 + P1 e1 (generic 2 x 2 Cholesky factors), the residual Y - v(X_t), Y = X1 - X0,
     has mean 0 and zero covariance with X_t: jointly Gaussian, so independent, so v(X_t) = E[Y | X_t]. Also proves
     A_t - A_t^T = t(1-t) Sigma_t^-1 [Sigma0, Sigma1] Sigma_t^-1 (v is a gradient field iff the covariances commute)."""
-    return _outcome(prove_velocity(impl))
+    return proof_outcome(proofs.prove_velocity(impl))
 
 
 # ---------------------------------------------------------------------------------------------
 # GRF-MARGINAL
 # ---------------------------------------------------------------------------------------------
-
-def prove_marginal(marginal_fn=None) -> dict:
-    """Moments of X_t from the factor representation, and the continuity equation for p_t = N(m_t, Sigma_t) with the
-    toolkit velocity, as (d/dt p + div(p v))/p = d/dt log p + grad log p . v + tr A = 0. Sigma0 = diag(a, c) and a
-    generic symmetric Sigma1 (no loss of generality: both sides are equivariant under rotations of coordinates)."""
-    fn = marginal_fn or marginal_formula
-    a, c, e, g = sp.symbols("a c e g", positive=True)
-    f = sp.Symbol("f", real=True)
-    S0 = sp.Matrix([[a, 0], [0, c]])
-    S1 = sp.Matrix([[e, f], [f, g]])
-    m0, m1, x = _vec("a"), _vec("b"), _vec("x")
-    proof = _Proof()
-    m_t, S_t = fn(m0, S0, m1, S1, T)
-    m_t, S_t = sp.Matrix(m_t), sp.Matrix(S_t)
-    proof.identity("E X_t = m_t", lambda: m_t - ((1 - T) * m0 + T * m1))
-    proof.identity("Cov X_t = (1-t)^2 Sigma0 + t^2 Sigma1 (independence)", lambda: S_t - ((1 - T) ** 2 * S0 + T ** 2 * S1))
-
-    def continuity():
-        A, b = velocity_formula(m0, S0, m1, S1, T)
-        inv = _inv(S_t)
-        dev = x - m_t
-        log_p = -sp.Rational(1, 2) * (dev.T * inv * dev)[0, 0] - sp.Rational(1, 2) * sp.log(S_t.det())
-        grad = sp.Matrix([sp.diff(log_p, xi) for xi in x])
-        v = A * x + b
-        return sp.diff(log_p, T) + (grad.T * v)[0, 0] + A.trace()
-
-    proof.identity("continuity equation d/dt p + div(p v) = 0", continuity)
-    return proof.result()
 
 
 @check("GRF-MARGINAL", "symbolic", "continuity-equation", mutants={
@@ -208,124 +56,40 @@ def prove_marginal(marginal_fn=None) -> dict:
 def marginal_continuity(impl):
     """X_t ~ N(m_t, Sigma_t) and its density solves d/dt p + div(p v) = 0 with the 1-RF velocity (2-D, Sigma0 diagonal,
     Sigma1 generic symmetric, symbolic means, point and t)."""
-    return _outcome(prove_marginal(impl))
+    return proof_outcome(proofs.prove_marginal(impl))
 
 
 # ---------------------------------------------------------------------------------------------
 # GRF-MAP and GRF-REVERSE
 # ---------------------------------------------------------------------------------------------
 
-def prove_flow_map(flow_fn=None) -> dict:
-    """M_t = P G_t^{1/2} P^{-1} solves dM/dt = A_t M, M_0 = I, pushes Sigma0 to Sigma_t and M_1 = P B^{1/2} P^{-1}
-    (factor setting: generic P, B = diag(w1^2, w2^2), so Sigma0 and Sigma1 need not commute)."""
-    fn = flow_fn or flow_matrix_formula
-    P, B, S0, S1, *_ = _factor_setting()
-    proof = _Proof()
-    M = sp.Matrix(fn(P, (W1, W2), T))
-    A = _toolkit_velocity_matrix()
-    proof.identity("Sigma_t = P G_t P^T, C_t = P D_t P^T", lambda: sp.Matrix.vstack(
-        (1 - T) ** 2 * S0 + T ** 2 * S1 - P * ((1 - T) ** 2 * sp.eye(2) + T ** 2 * B) * P.T,
-        T * S1 - (1 - T) * S0 - P * (T * B - (1 - T) * sp.eye(2)) * P.T))
-    proof.identity("dM/dt = A_t M", lambda: (M.diff(T) - A * M).applyfunc(sp.cancel))
-    proof.identity("M_0 = I", lambda: M.subs(T, 0) - sp.eye(2))
-    proof.identity("M_t Sigma0 M_t^T = Sigma_t", lambda: (M * S0 * M.T - ((1 - T) ** 2 * S0 + T ** 2 * S1)).applyfunc(sp.cancel))
-    proof.identity("M_1 = P B^{1/2} P^-1", lambda: M.subs(T, 1) - P * sp.diag(W1, W2) * _inv(P))
-    return proof.result()
-
 
 @check("GRF-MAP", "symbolic", "closed-form-solves-the-ode", mutants={
-    "no square root: P G_t P^-1": lambda P, w, t: P * sp.diag(*[(1 - t) ** 2 + t ** 2 * wi ** 2 for wi in w]) * _inv(P),
-    "factors swapped: P^-T G_t^{1/2} P^T": lambda P, w, t: _inv(P.T) * sp.diag(
+    "no square root: P G_t P^-1": lambda P, w, t: P * sp.diag(*[(1 - t) ** 2 + t ** 2 * wi ** 2 for wi in w]) * inv(P),
+    "factors swapped: P^-T G_t^{1/2} P^T": lambda P, w, t: inv(P.T) * sp.diag(
         *[sp.sqrt((1 - t) ** 2 + t ** 2 * wi ** 2) for wi in w]) * P.T,
-    "straight interpolation (1-t) I + t M_1 (the 2-RF path)": lambda P, w, t: (1 - t) * sp.eye(2) + t * P * sp.diag(*w) * _inv(P),
+    "straight interpolation (1-t) I + t M_1 (the 2-RF path)": lambda P, w, t: (1 - t) * sp.eye(2) + t * P * sp.diag(*w) * inv(P),
 })
 def flow_map_closed_form(impl):
     """The general closed form M_t = Sigma0^{1/2} G_t^{1/2} Sigma0^{-1/2} (here in factor form P G_t^{1/2} P^-1, covering
     non-commuting pairs) solves the 1-RF matrix ODE from M_0 = I and is marginal-preserving."""
-    return _outcome(prove_flow_map(impl))
-
-
-def prove_reverse(reverse_fn=None) -> dict:
-    """The backward path Y_t = m_t + M_t M_1^{-1} (x - m1) solves dY/dt = v(Y, t) (given dM/dt = A_t M, proved by
-    GRF-MAP) with Y_1 = x and Y_0 = reverse(x); T(reverse(x)) = x."""
-    fn = reverse_fn or reverse_formula
-    P, B, S0, S1, m0, m1, x = _factor_setting()
-    proof = _Proof()
-    z = sp.Matrix(fn(P, (W1, W2), m0, m1, x))
-    M1 = flow_matrix_formula(P, (W1, W2), 1)
-    proof.identity("T(reverse(x)) = x", lambda: (m1 + M1 * (z - m0) - x).applyfunc(sp.cancel))
-    # the backward path Y_t = m_t + N_t K, K = M_1^-1 (x - m1), for ANY N with dN/dt = A_t N (GRF-MAP proves
-    # that M_t is one): dY/dt - v(Y, t) = (dN/dt - A_t N) K, an identity over generic functions n_ij(t), a_ij(t)
-    N = sp.Matrix(2, 2, lambda i, j: sp.Function(f"n{i}{j}")(T))
-    A = sp.Matrix(2, 2, lambda i, j: sp.Function(f"a{i}{j}")(T))
-    K = sp.Matrix(sp.symbols("k1 k2", real=True))
-    Y = (1 - T) * m0 + T * m1 + N * K
-    b = (m1 - m0) - A * ((1 - T) * m0 + T * m1)
-    proof.identity("backward path: dY/dt - v(Y, t) = (dN/dt - A_t N) K",
-                   lambda: sp.expand(Y.diff(T) - (A * Y + b) - (N.diff(T) - A * N) * K))
-    M1_inv = _inv(M1)
-    proof.identity("Y_1 = x (N_1 = M_1, K = M_1^-1 (x - m1))", lambda: (m1 + M1 * M1_inv * (x - m1) - x).applyfunc(sp.cancel))
-    proof.identity("Y_0 = reverse(x) (N_0 = I)", lambda: (m0 + M1_inv * (x - m1) - z).applyfunc(sp.cancel))
-    return proof.result()
+    return proof_outcome(proofs.prove_flow_map(impl))
 
 
 @check("GRF-REVERSE", "symbolic", "reverse-flow-inverts", mutants={
     "transpose instead of inverse: m0 + M_1^T (x - m1)": lambda P, w, m0, m1, x: m0 + flow_matrix_formula(P, w, 1).T * (x - m1),
     "shift only: x - (m1 - m0)": lambda P, w, m0, m1, x: x - (m1 - m0),
-    "wrong centre: m0 + M_1^-1 (x - m0)": lambda P, w, m0, m1, x: m0 + _inv(flow_matrix_formula(P, w, 1)) * (x - m0),
+    "wrong centre: m0 + M_1^-1 (x - m0)": lambda P, w, m0, m1, x: m0 + inv(flow_matrix_formula(P, w, 1)) * (x - m0),
 })
 def reverse_inverts(impl):
     """Integrating the 1-RF ODE backwards from x at t = 1 reaches T^{-1}(x) = m0 + M_1^-1 (x - m1) at t = 0 (factor
     setting, non-commuting allowed)."""
-    return _outcome(prove_reverse(impl))
+    return proof_outcome(proofs.prove_reverse(impl))
 
 
 # ---------------------------------------------------------------------------------------------
 # GRF-STRAIGHTNESS-IDENTITY
 # ---------------------------------------------------------------------------------------------
-
-def prove_straightness(per_direction=None) -> dict:
-    """Per direction (B-eigenvalue w^2, unit weight): K = int_0^1 d_t^2/g_t dt = 1 + w^2 - (pi/2) w via the antiderivative
-    F(t) = (1 + w^2) t - w atan(((1 + w^2) t - 1)/w); straightness int_0^1 (w - 1 - d_t/sqrt(g_t))^2 dt
-    = (w - 1)^2 - 2 (w - 1)[sqrt g]_0^1 + K = (2 - pi/2) w; S + cost = K <= 1 + w^2. Matrix reduction: with
-    weights omega_i = (P^T P)_ii, tr Sigma0 = sum omega_i, tr Sigma1 = sum omega_i w_i^2, tr(C_t Sigma_t^-1 C_t) =
-    sum omega_i d_i^2/g_i, tr(M_1 Sigma0) = tr(P B^{1/2} P^T) = sum omega_i w_i, and X = P B^{1/2} P^T solves
-    X Sigma0^-1 X = Sigma1 (so X = Sigma0 # Sigma1, the unique PSD solution)."""
-    fn = per_direction or straightness_per_direction
-    proof = _Proof()
-    g = (1 - T) ** 2 + T ** 2 * W ** 2
-    d = T * W ** 2 - (1 - T)
-    F = (1 + W ** 2) * T - W * sp.atan(((1 + W ** 2) * T - 1) / W)
-    proof.identity("F'(t) = d_t^2/g_t", lambda: sp.diff(F, T) - d ** 2 / g)
-    atan_sum = sp.atan(W) + sp.atan(1 / W)
-    proof.identity("d/dw [atan w + atan 1/w] = 0", lambda: sp.diff(atan_sum, W))
-    proof.step("atan 1 + atan 1 = pi/2", lambda: sp.simplify(atan_sum.subs(W, 1) - sp.pi / 2) == 0)
-    kinetic = 1 + W ** 2 - sp.pi / 2 * W
-    proof.identity("F(1) - F(0) = 1 + w^2 - w (atan w + atan 1/w) = 1 + w^2 - (pi/2) w",
-                   lambda: (F.subs(T, 1) - F.subs(T, 0)) - (1 + W ** 2 - W * atan_sum))
-    proof.identity("(sqrt g)' = d/sqrt g", lambda: sp.diff(sp.sqrt(g), T) - d / sp.sqrt(g))
-    proof.identity("[sqrt g]_0^1 = w - 1", lambda: sp.sqrt(g).subs(T, 1) - sp.sqrt(g).subs(T, 0) - (W - 1))
-    straight = (W - 1) ** 2 - 2 * (W - 1) * (W - 1) + kinetic
-    proof.identity("straightness = (W-1)^2 - 2(W-1)^2 + K equals the claim", lambda: straight - fn(W))
-    proof.identity("S + E||Z1 - Z0||^2 = K", lambda: fn(W) + (W - 1) ** 2 - kinetic)
-    proof.sign("K <= E||X1 - X0||^2 = 1 + w^2", "nonnegative", lambda: (1 + W ** 2) - kinetic)
-    proof.sign("S > 0", "positive", lambda: fn(W))
-    # matrix reduction in the factor setting
-    P, B, S0, S1, *_ = _factor_setting()
-    omega = [(P.T * P)[i, i] for i in range(2)]
-    ws = (W1, W2)
-    proof.identity("tr Sigma0 = sum omega_i, tr Sigma1 = sum omega_i w_i^2", lambda: sp.Matrix(
-        [S0.trace() - sum(omega), S1.trace() - sum(o * wi ** 2 for o, wi in zip(omega, ws))]))
-    proof.identity("tr(C_t Sigma_t^-1 C_t) = sum omega_i d_i^2/g_i", lambda: sp.cancel(
-        (_toolkit_velocity_matrix() * (T * S1 - (1 - T) * S0)).trace()
-        - sum(o * (T * wi ** 2 - (1 - T)) ** 2 / ((1 - T) ** 2 + T ** 2 * wi ** 2) for o, wi in zip(omega, ws))))
-    root_term = P * sp.diag(W1, W2) * P.T
-    proof.identity("tr(M_1 Sigma0) = tr(P B^1/2 P^T) = sum omega_i w_i", lambda: sp.cancel(
-        (flow_matrix_formula(P, ws, 1) * S0).trace() - root_term.trace()) + sp.expand(
-        root_term.trace() - sum(o * wi for o, wi in zip(omega, ws))))
-    proof.identity("P B^1/2 P^T solves X Sigma0^-1 X = Sigma1 (geometric mean)",
-                   lambda: (root_term * _inv(S0) * root_term - S1).applyfunc(sp.cancel))
-    return proof.result()
 
 
 @check("GRF-STRAIGHTNESS-IDENTITY", "symbolic", "closed-form-energies", mutants={
@@ -337,158 +101,61 @@ def straightness_closed_form(impl):
     """int_0^1 (t beta - (1-t))^2/((1-t)^2 + t^2 beta) dt = 1 + beta - (pi/2) sqrt(beta) (antiderivative + atan identity),
     hence S = (2 - pi/2) tr(Sigma0 # Sigma1), K = ||Delta||^2 + tr Sigma0 + tr Sigma1 - (pi/2) tr(Sigma0 # Sigma1),
     S + E||Z1 - Z0||^2 = K <= E||X1 - X0||^2, with the trace reduction over a generic 2 x 2 factor P."""
-    return _outcome(prove_straightness(impl))
+    return proof_outcome(proofs.prove_straightness(impl))
 
 
 # ---------------------------------------------------------------------------------------------
 # GRF-NONCOMMUTING-NOT-OT
 # ---------------------------------------------------------------------------------------------
 
-def prove_not_ot(map_fn=None) -> dict:
-    """With Sigma0 = P^2 (P symmetric, the PD root) and B^{1/2} = Q symmetric (Sigma1 = P Q^2 P): the 1-RF map
-    M_1 = P Q P^-1 pushes Sigma0 to Sigma1; M_1 - M_1^T = P^-1 [P^2, Q] P^-1; [Sigma0, Sigma1] = P [P^2, Q^2] P.
-    As Q = (Q^2)^{1/2} is a polynomial in Q^2, [P^2, Q] = 0 iff [P^2, Q^2] = 0: M_1 symmetric iff the covariances
-    commute. The Brenier map is the unique symmetric PSD push-forward, so a non-commuting pair has cost > W2^2;
-    an explicit rational non-commuting pair with M_1 != M_1^T shows the case occurs."""
-    p, q, r = sp.symbols("p q r", real=True)
-    u, v, w = sp.symbols("u v w", real=True)
-    P = sp.Matrix([[p, q], [q, r]])
-    Q = sp.Matrix([[u, v], [v, w]])
-    fn = map_fn or (lambda P_, Q_: P_ * Q_ * _inv(P_))
-    M = sp.Matrix(fn(P, Q))
-    S0, S1 = P * P, P * Q * Q * P
-    proof = _Proof()
-    proof.identity("M_1 Sigma0 M_1^T = Sigma1", lambda: (M * S0 * M.T - S1).applyfunc(sp.cancel))
-    proof.identity("M_1 - M_1^T = P^-1 [P^2, Q] P^-1",
-                   lambda: (M - M.T - _inv(P) * (P * P * Q - Q * P * P) * _inv(P)).applyfunc(sp.cancel))
-    proof.identity("[Sigma0, Sigma1] = P [P^2, Q^2] P", lambda: (S0 * S1 - S1 * S0 - P * (P * P * Q * Q - Q * Q * P * P) * P))
-    point = {p: 2, q: 1, r: 3, u: 1, v: 1, w: 4}
-    proof.step("a non-commuting example has M_1 != M_1^T",
-               lambda: (S0 * S1 - S1 * S0).subs(point) != sp.zeros(2) and (M - M.T).subs(point) != sp.zeros(2))
-    return proof.result()
-
 
 @check("GRF-NONCOMMUTING-NOT-OT", "symbolic", "symmetric-iff-commuting", mutants={
     "Q alone (ignores Sigma0)": lambda P, Q: Q,
-    "wrong similarity: P^-1 Q P": lambda P, Q: _inv(P) * Q * P,
+    "wrong similarity: P^-1 Q P": lambda P, Q: inv(P) * Q * P,
     "P Q P (not a similarity)": lambda P, Q: P * Q * P,
 })
 def noncommuting_not_ot(impl):
     """M_1 = Sigma0^{1/2} B^{1/2} Sigma0^{-1/2} pushes Sigma0 to Sigma1 and is symmetric iff [Sigma0, Sigma1] = 0, so the
     1-RF map is the Brenier map iff the covariances commute (generic symmetric 2 x 2 P, Q)."""
-    return _outcome(prove_not_ot(impl))
+    return proof_outcome(proofs.prove_not_ot(impl))
 
 
 # ---------------------------------------------------------------------------------------------
 # REFLOW-POPULATION-FIXED-POINT
 # ---------------------------------------------------------------------------------------------
 
-def prove_reflow_fixed_point(velocity_fn=None) -> dict:
-    """Exact pairs (z, M z + c), M = P diag(w1, w2) P^-1 (the 1-RF map's form, w_i > 0): L_t = (1-t) I + t M has
-    det = prod((1-t) + t w_i) > 0 (t = tau/(1+tau)), X_t = L_t z + t c determines z, so E[Y | X_t] = Y = (M - I) z + c;
-    the claimed v2 equals it at X_t, the 2-RF flow is the straight line Z_t = L_t z + t c (zero straightness integrand)
-    and ends at M z + c: the same coupling (fixed point)."""
-    fn = velocity_fn or straight_velocity_formula
-    P, *_ = _factor_setting()
-    M = P * sp.diag(W1, W2) * _inv(P)
-    c, z = _vec("c"), _vec("z")
-    eye = sp.eye(2)
-    L = (1 - T) * eye + T * M
-    proof = _Proof()
-    proof.identity("det L_t = prod((1-t) + t w_i)", lambda: sp.cancel(L.det() - ((1 - T) + T * W1) * ((1 - T) + T * W2)))
-    proof.sign("det L_t > 0 on [0, 1]", "positive",
-               lambda: (((1 - T) + T * W1) * ((1 - T) + T * W2)).subs(T, TAU / (1 + TAU)))
-    Zt = L * z + T * c
-    v = sp.Matrix(fn(M, c, Zt, T))
-    proof.identity("v2(X_t, t) = E[Y | X_t] = (M - I) z + c", lambda: (v - ((M - eye) * z + c)).applyfunc(sp.cancel))
-    proof.identity("dZ_t/dt = v2(Z_t, t) (straight 2-RF flow)", lambda: (Zt.diff(T) - v).applyfunc(sp.cancel))
-    proof.identity("straightness integrand (Z1 - Z0) - v2(Z_t, t) = 0",
-                   lambda: ((Zt.subs(T, 1) - z) - v).applyfunc(sp.cancel))
-    proof.identity("Z_1 = T(z): the coupling is reproduced", lambda: Zt.subs(T, 1) - (M * z + c))
-    return proof.result()
-
 
 @check("REFLOW-POPULATION-FIXED-POINT", "symbolic", "straight-fixed-point", mutants={
     "ignores L_t^-1: (M - I) x + c": lambda M, c, x, t: (M - sp.eye(2)) * x + c,
-    "drops the shift: (M - I) L_t^-1 x + c": lambda M, c, x, t: (M - sp.eye(2)) * _inv((1 - t) * sp.eye(2) + t * M) * x + c,
+    "drops the shift: (M - I) L_t^-1 x + c": lambda M, c, x, t: (M - sp.eye(2)) * inv((1 - t) * sp.eye(2) + t * M) * x + c,
     "drops the intercept: (M - I) L_t^-1 (x - t c)": lambda M, c, x, t: (
-        (M - sp.eye(2)) * _inv((1 - t) * sp.eye(2) + t * M) * (x - t * c)),
+        (M - sp.eye(2)) * inv((1 - t) * sp.eye(2) + t * M) * (x - t * c)),
 })
 def reflow_fixed_point(impl):
     """One reflow on exact pairs gives the straight flow Z_t = L_t Z0 + t c (S(Z^2) = 0) ending at T(Z0): a fixed point
     (generic 2 x 2 similarity P, positive w_i, symbolic shift c and start z)."""
-    return _outcome(prove_reflow_fixed_point(impl))
+    return proof_outcome(proofs.prove_reflow_fixed_point(impl))
 
 
 # ---------------------------------------------------------------------------------------------
 # REFLOW-SHRINKAGE
 # ---------------------------------------------------------------------------------------------
 
-def prove_shrinkage(eigen_map=None) -> dict:
-    """Per eigenvalue lam (noise variance 1, t in (0, 1)): the 1-RF velocity coefficient (t lam - (1-t))/(t^2 lam + (1-t)^2)
-    gives the clean predictor x + (1-t) v = W x/t with W = lam/(lam + sigma_t^2), sigma_t = (1-t)/t; W minimises the
-    x1-prediction loss (1 - W)^2 lam + W^2 sigma_t^2 (= E(X1 - W X1)^2 + sigma_t^2 W^2: ridge); one prediction step
-    from a re-noised point gives variance W^2 (lam + sigma_t^2) = the claimed map = f(lam) of the DAE recursion."""
-    fn = eigen_map or shrinkage_map
-    proof = _Proof()
-    s2 = ((1 - T) / T) ** 2
-    vel = (T * LAM - (1 - T)) / (T ** 2 * LAM + (1 - T) ** 2)
-    Wt = LAM / (LAM + s2)
-    proof.identity("x + (1-t) v(x, t) = W*(lam, sigma_t^2) x/t", lambda: (1 + (1 - T) * vel) - Wt / T)
-    Wsym = sp.Symbol("W", real=True)
-    loss = (1 - Wsym) ** 2 * LAM + Wsym ** 2 * s2
-    proof.identity("x1-prediction loss at time t = DAE loss at sigma_t^2",
-                   lambda: sp.expand(((1 - Wsym) ** 2 * LAM + Wsym ** 2 * (1 - T) ** 2 / T ** 2) - loss))
-    proof.identity("W* is its stationary point", lambda: sp.diff(loss, Wsym).subs(Wsym, Wt))
-    proof.identity("one prediction step from a re-noised point: W^2 (lam + sigma_t^2) = claimed map",
-                   lambda: Wt ** 2 * (LAM + s2) - fn(LAM, T))
-    proof.identity("claimed map = DAE renoise map f(lam) at sigma2 = sigma_t^2",
-                   lambda: fn(LAM, T) - sym.renoise_map(LAM, s2))
-    return proof.result()
-
 
 @check("REFLOW-SHRINKAGE", "symbolic", "x1-prediction-is-a-dae", mutants={
-    "clean rule h(lam) = lam^3/(lam + sigma_t^2)^2": lambda lam, t: sym.clean_map(lam, ((1 - t) / t) ** 2),
+    "clean rule h(lam) = lam^3/(lam + sigma_t^2)^2": lambda lam, t: clean_map(lam, ((1 - t) / t) ** 2),
     "sigma_t not squared: lam^2/(lam + (1-t)/t)": lambda lam, t: lam ** 2 / (lam + (1 - t) / t),
-    "inverted noise level sigma_t = t/(1-t)": lambda lam, t: sym.renoise_map(lam, (t / (1 - t)) ** 2),
+    "inverted noise level sigma_t = t/(1-t)": lambda lam, t: renoise_map(lam, (t / (1 - t)) ** 2),
 })
 def shrinkage_is_dae(impl):
     """The 1-RF clean-data predictor at time t is the Wiener filter at sigma_t = (1-t)/t, the minimiser of a ridge /
     DAE loss; generating by one prediction step gives lam' = lam^2/(lam + sigma_t^2), the DAE renoise map."""
-    return _outcome(prove_shrinkage(impl))
+    return proof_outcome(proofs.prove_shrinkage(impl))
 
 
 # ---------------------------------------------------------------------------------------------
 # RA-REFLOW-BOUNDED
 # ---------------------------------------------------------------------------------------------
-
-def ra_stationary_formula(scatter, n, a):
-    alpha = a / n
-    return scatter / ((n - 1) - (1 - alpha) * (n - 1) - (1 - alpha) ** 2 / (2 - alpha))
-
-
-def prove_ra_stationary(stationary_fn=None) -> dict:
-    """The fixed point of E Sigma_{k+1} = [Sc + (n-a)(n-1)/n E Sigma_k + (a(n-a)/n) D_k]/(n-1),
-    D_{k+1} = (1-alpha)^2 (D_k + E Sigma_k/(n-a)) (D_k = E (r - m_k)(r - m_k)^T, alpha = a/n) is the claimed Sigma_inf
-    (per direction: the recursion acts on multiples of Sc), and the one-dimensional pooled-scatter identity behind the
-    Loewner bound: sum_i (x_i - xbar)^2 = sum_real (r_i - rbar)^2 + sum_synth (y_j - ybar)^2 + (a b/n)(rbar - ybar)^2."""
-    fn = stationary_fn or ra_stationary_formula
-    n, a, sc = sp.symbols("n a Sc", positive=True)
-    proof = _Proof()
-    alpha = a / n
-    sigma = fn(sc, n, a)
-    D = (1 - alpha) ** 2 * sigma / ((n - a) * (1 - (1 - alpha) ** 2))
-    proof.identity("D fixed point", lambda: D - (1 - alpha) ** 2 * (D + sigma / (n - a)))
-    proof.identity("Sigma fixed point", lambda: (n - 1) * sigma - (sc + (n - a) * (n - 1) / n * sigma + a * (n - a) / n * D))
-    r = sp.symbols("r1:3", real=True)
-    y = sp.symbols("y1:4", real=True)
-    pts = list(r) + list(y)
-    mean = sum(pts) / 5
-    rbar, ybar = sum(r) / 2, sum(y) / 3
-    proof.identity("pooled scatter = real scatter + synthetic scatter + between term", lambda: sp.expand(
-        sum((p_ - mean) ** 2 for p_ in pts) - sum((p_ - rbar) ** 2 for p_ in r) - sum((p_ - ybar) ** 2 for p_ in y)
-        - sp.Rational(2 * 3, 5) * (rbar - ybar) ** 2))
-    return proof.result()
 
 
 @check("RA-REFLOW-BOUNDED", "symbolic", "stationary-covariance", mutants={
@@ -500,47 +167,12 @@ def ra_stationary(impl):
     """The conditional-expectation recursion of estimated RA Reflow has the fixed point
     Sigma_inf = Sc/[(n-1) - (1-alpha)(n-1) - (1-alpha)^2/(2-alpha)]; the pooled-scatter decomposition gives the sure
     Loewner bound Sigma_k >= Sc/(n-1)."""
-    return _outcome(prove_ra_stationary(impl))
+    return proof_outcome(proofs.prove_ra_stationary(impl))
 
 
 # ---------------------------------------------------------------------------------------------
 # REFLOW-ESTIMATED-DRIFT
 # ---------------------------------------------------------------------------------------------
-
-N_SAMPLES = sp.Symbol("n", positive=True)
-
-
-def log_det_drift_formula(n, d):
-    """Per-round E log det Sigma_hat - log det Sigma = sum_{i=1}^d [psi((n - i)/2) + log(2/(n - 1))] (divisor n - 1)."""
-    return sum(sp.polygamma(0, (n - i) / 2) + sp.log(2 / (n - 1)) for i in range(1, d + 1))
-
-
-def prove_log_det_drift(drift_fn=None) -> dict:
-    """E log G = psi(a) for G ~ Gamma(a, 1) (sympy integral), so E log chi^2_nu = psi(nu/2) + log 2; by Bartlett's
-    decomposition log det Wishart_d(I, N) = sum_{i=1}^d log chi^2_{N-i+1} (independent), hence with N = n - 1 and the
-    divisor n - 1 the per-round drift is sum_i [psi((n - i)/2) + log 2] - d log(n - 1), checked against the claimed
-    formula for d = 1, 2, 3; the mean's increments are orthogonal (a martingale), so E||m_k - m*||^2 =
-    sum_{j=0}^{k} tr Sigma*/n = (k + 1) tr Sigma*/n."""
-    fn = drift_fn or log_det_drift_formula
-    proof = _Proof()
-    x = sp.Symbol("x", positive=True)
-    a = sp.Symbol("a", positive=True)
-
-    def gamma_log_moment():
-        value = sp.integrate(sp.log(x) * x ** (a - 1) * sp.exp(-x), (x, 0, sp.oo))
-        return sp.simplify(value / sp.gamma(a) - sp.polygamma(0, a)) == 0
-
-    proof.step("E log Gamma(a, 1) = psi(a)", gamma_log_moment)
-    for d in (1, 2, 3):
-        bartlett = sum(sp.polygamma(0, ((N_SAMPLES - 1) - i + 1) / 2) + sp.log(2) for i in range(1, d + 1))
-        bartlett = bartlett - d * sp.log(N_SAMPLES - 1)
-        proof.identity(f"per-round drift, d = {d}", lambda b=bartlett, d=d: sp.expand_log(
-            sp.expand(b - fn(N_SAMPLES, d)), force=True))
-    k, j = sp.symbols("k j", integer=True, nonnegative=True)
-    tr = sp.Symbol("trS", positive=True)
-    proof.identity("E||m_k - m*||^2 = (k + 1) tr Sigma*/n",
-                   lambda: sp.summation(tr / N_SAMPLES, (j, 0, k)) - (k + 1) * tr / N_SAMPLES)
-    return proof.result()
 
 
 @check("REFLOW-ESTIMATED-DRIFT", "symbolic", "wishart-log-det-drift", mutants={
@@ -553,4 +185,4 @@ def log_det_drift(impl):
     """E log det of the unbiased sample covariance of n Gaussian points drifts by sum_i [psi((n - i)/2) + log(2/(n - 1))]
     per round (Gamma log-moment by sympy integration + Bartlett decomposition), and the mean's squared error grows by
     tr Sigma*/n per round."""
-    return _outcome(prove_log_det_drift(impl))
+    return proof_outcome(proofs.prove_log_det_drift(impl))
