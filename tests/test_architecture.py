@@ -2,7 +2,7 @@
 
 - no import cycles between modules (function-level imports count: they hide cycles, they do not remove them);
 - no upward import in the layer order of docs/architecture.md
-  (cli > report > documents, gallery > experiments, plotting > claims > train > data > proofs > theory
+  (cli > report > documents > gallery > experiments, plotting > claims > train > data > proofs > theory
   > stats > validation, outputs); sideways imports only within one package;
 - no ``from x import _name`` of a private name from another module, no ``module._name`` on another module;
 - no Python file in the repository over 600 lines;
@@ -29,10 +29,11 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = "collapse_theory"
 
 LAYERS: dict[str, int] = {
-    "collapse_theory.__main__": 12,
-    "collapse_theory.cli": 11,
-    "collapse_theory.report": 10,
-    "collapse_theory.documents": 9, "collapse_theory.gallery": 9,
+    "collapse_theory.__main__": 13,
+    "collapse_theory.cli": 12,
+    "collapse_theory.report": 11,
+    "collapse_theory.documents": 10,
+    "collapse_theory.gallery": 9,
     "collapse_theory.experiments": 8, "collapse_theory.plotting": 8,
     "collapse_theory.claims": 7,
     "collapse_theory.train": 6,
@@ -43,10 +44,10 @@ LAYERS: dict[str, int] = {
     "collapse_theory.validation": 1, "collapse_theory.outputs": 1,
     "collapse_theory": 0,
 }
-"""Module prefix -> rank (higher stands on lower); the most specific prefix wins. Within the team's levels two
-orders are fixed here: ``report`` (reproduce: verify, then draw the gallery, then write the report) stands on
-``gallery`` and ``documents``, and ``stats`` validates its arguments with ``validation``. The package root holds
-only ``__version__`` (rank 0: it imports nothing)."""
+"""Module prefix -> rank (higher stands on lower); the most specific prefix wins. Within the team's levels
+"report, documents, gallery" and "stats, validation, outputs" the code fixes an order, kept here: ``report``
+(reproduce: verify, figures, report) stands on ``documents``, which reads each claim's figures from ``gallery``;
+``stats`` validates its arguments with ``validation``. The package root holds only ``__version__`` (rank 0)."""
 
 TORCH_FREE = ("collapse_theory.theory", "collapse_theory.proofs", "collapse_theory.stats")
 TORCH = {"torch", "torchdiffeq", "torchvision", "torchcfm", "torchmetrics"}
