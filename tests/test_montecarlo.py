@@ -97,7 +97,7 @@ def test_noise_draws_fit_has_the_distribution_of_empirical_dae(monkeypatch):
 
     def two_sample_z(seed):
         batch = np.broadcast_to(T, (R, 8, 2))
-        W, _ = mc._least_squares_dae(batch, mc._moment(batch), s2, m, np.random.default_rng(seed))
+        W, _ = mc.least_squares_dae(batch, mc.empirical_second_moment(batch), s2, m, np.random.default_rng(seed))
         zs = []
         for f in (lambda w: w, lambda w: w ** 2):
             a, b = f(W).reshape(R, -1), f(ref).reshape(R, -1)

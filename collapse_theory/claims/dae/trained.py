@@ -355,7 +355,7 @@ def _one_round_runs():
         renoise = train.generate(model, tiled, p["sigma2"], "renoise", gen).numpy()
         renoise = renoise.reshape(p["replicates"], p["n_train"], p["dim"])
         clean = train.generate(model, T, p["sigma2"], "clean").numpy()
-        out[data] = (T[0], mc._moment(renoise), mc._moment(clean)[0], float(report.certified_relative_error[0]))
+        out[data] = (T[0], mc.empirical_second_moment(renoise), mc.empirical_second_moment(clean)[0], float(report.certified_relative_error[0]))
     return out
 
 
@@ -375,9 +375,9 @@ def trained_one_round(impl=None) -> Outcome:
     recursion = impl or dae_recursion
     for data, (T, renoise_moments, clean_moment, certified) in _one_round_runs().items():
         S_train = linear_dae.second_moment(T)
-        mu, V = mc._descending_eigh(S_train)
+        mu, V = mc.descending_eigh(S_train)
         mu = np.clip(mu, 0.0, None)
-        along = mc._along(renoise_moments, V)
+        along = mc.moments_along(renoise_moments, V)
         expected_renoise = np.asarray(recursion(mu, p["sigma2"], rounds=1, regime="replace",
                                                 rule="renoise").eigenvalues)[1]
         expected_clean = np.asarray(recursion(mu, p["sigma2"], rounds=1, regime="replace", rule="clean").eigenvalues)[1]
@@ -606,7 +606,7 @@ def trained_recursion_keeps_eigenbasis(impl=None) -> Outcome:
     eigenbasis, as the full-matrix/eigenvalue equivalence says: in the basis V = impl(S*) (eigenvectors, descending
     eigenvalues) the replicate means of the data moments V^T S_hat_k V have diagonal lambda_k (eigenvalue recursion)
     and off-diagonal 0, within |z| <= 4 at all 24 rounds, replace and mix (alpha in {0.05, 0.1, 0.5})."""
-    basis_of = impl or (lambda S: mc._descending_eigh(S)[1])
+    basis_of = impl or (lambda S: mc.descending_eigh(S)[1])
     evidence = {}
     worst = 0.0
     for (data, regime), traj in _recursion_runs().items():

@@ -154,7 +154,7 @@ def sample_data(second_moment, n_samples: int, distribution: str = "gaussian", r
 # Batched building blocks: moments, DAE fits, sub-sampling, generation
 # ---------------------------------------------------------------------------------------------
 
-def _moment(X: np.ndarray) -> np.ndarray:
+def empirical_second_moment(X: np.ndarray) -> np.ndarray:
     """S_hat = X^T X / n per replicate: (R, n, d) -> (R, d, d), exactly symmetric."""
     S = np.matmul(np.swapaxes(X, -1, -2), X)
     S /= X.shape[-2]
@@ -187,7 +187,7 @@ def _wishart_identity(dof: int, batch: int, d: int, rng: np.random.Generator) ->
     return np.matmul(A, np.swapaxes(A, -1, -2))
 
 
-def _least_squares_dae(T: np.ndarray, S_train: np.ndarray, sigma2: float, noise_draws: int,
+def least_squares_dae(T: np.ndarray, S_train: np.ndarray, sigma2: float, noise_draws: int,
                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares DAE on m = noise_draws noisy copies y_jl = t_j + sigma e_jl of every training point t_j.
 
@@ -216,10 +216,10 @@ def _fit(T: np.ndarray, S_train: np.ndarray, sigma2: float, noise_draws: int | N
          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     if noise_draws is None:
         return _wiener(S_train, sigma2)
-    return _least_squares_dae(T, S_train, sigma2, noise_draws, rng)
+    return least_squares_dae(T, S_train, sigma2, noise_draws, rng)
 
 
-def _random_subset(X: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def random_subset(X: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Per replicate, ``size`` of the N points of X (R, N, d), uniformly without replacement."""
     R, N, _ = X.shape
     if size >= N:
@@ -242,12 +242,13 @@ def _generate(inputs: np.ndarray, W: np.ndarray, sigma2: float, rule: str, rng: 
     return np.matmul(noisy, Wt)
 
 
-def _along(S: np.ndarray, U: np.ndarray) -> np.ndarray:
+def moments_along(S: np.ndarray, U: np.ndarray) -> np.ndarray:
     """diag(U^T S U) per replicate: (R, d, d) -> (R, d)."""
     return np.einsum("ji,rjk,ki->ri", U, S, U)
 
 
-def _descending_eigh(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def descending_eigh(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues and eigenvectors of symmetric S (batched), largest first."""
     lam, U = np.linalg.eigh(S)
     return lam[..., ::-1], U[..., ::-1]
 
@@ -300,16 +301,16 @@ def generate_from_training_set(training_set, sigma2, rule: str = "renoise", n_sa
     R = check_positive_int(replicates, "replicates", minimum=2)
     seed = _check_seed(seed)
     rng = np.random.default_rng(seed)
-    S_train = _moment(T[None])
+    S_train = empirical_second_moment(T[None])
     W, _ = _wiener(S_train, s2)
     inputs = np.broadcast_to(T, (R, N, d))
     if n < N:
-        inputs = _random_subset(inputs, n, rng)
-    nxt = _moment(_generate(inputs, W, s2, rule, rng))
-    mu, V = _descending_eigh(S_train[0])
+        inputs = random_subset(inputs, n, rng)
+    nxt = empirical_second_moment(_generate(inputs, W, s2, rule, rng))
+    mu, V = descending_eigh(S_train[0])
     return GenerationDraws(rule=rule, sigma2=s2, n_samples=n, replicates=R, seed=seed,
                            training_moment=S_train[0], training_eigenvalues=mu, basis=V, weights=W[0],
-                           next_moments=nxt, along=_along(nxt, V))
+                           next_moments=nxt, along=moments_along(nxt, V))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,7 +409,7 @@ def simulate_dae_recursion_mc(second_moment, sigma2, real_fraction=0.0, rounds: 
                          "use regime 'mix' or 'fresh' for a fixed real fraction")
 
     d = S_star.shape[0]
-    lam_star, U = _descending_eigh(S_star)
+    lam_star, U = descending_eigh(S_star)
     lam_star = np.clip(lam_star, 0.0, None)
     root = psd_sqrt(S_star)
     a = int(round(alpha * n)) if regime in ("mix", "fresh") else 0
@@ -427,9 +428,9 @@ def simulate_dae_recursion_mc(second_moment, sigma2, real_fraction=0.0, rounds: 
         pool[:, :n] = real
         pool_sum = np.matmul(np.swapaxes(real, -1, -2), real)   # sum of x x^T over the pool
     for k in range(K + 1):
-        S_k = _moment(data)
+        S_k = empirical_second_moment(data)
         eig_out[:, k] = np.clip(np.linalg.eigvalsh(S_k)[:, ::-1], 0.0, None)  # PSD: clip rounding
-        mom_out[:, k] = _along(S_k, U)
+        mom_out[:, k] = moments_along(S_k, U)
         if k == 0:
             train = real
             S_train = S_k
@@ -437,8 +438,8 @@ def simulate_dae_recursion_mc(second_moment, sigma2, real_fraction=0.0, rounds: 
             train, S_train = data, S_k
         elif regime in ("mix", "fresh"):
             real_part = real[:, :a] if regime == "mix" else _draw(root, (R, a, d), dist, rng)
-            train = np.concatenate([real_part, _random_subset(data, n - a, rng)], axis=1)
-            S_train = _moment(train)
+            train = np.concatenate([real_part, random_subset(data, n - a, rng)], axis=1)
+            S_train = empirical_second_moment(train)
         else:  # accumulate
             pool[:, k * n:(k + 1) * n] = data
             pool_sum = pool_sum + np.matmul(np.swapaxes(data, -1, -2), data)
@@ -446,10 +447,10 @@ def simulate_dae_recursion_mc(second_moment, sigma2, real_fraction=0.0, rounds: 
             S_train = pool_sum / ((k + 1) * n)
             S_train = 0.5 * (S_train + np.swapaxes(S_train, -1, -2))
         teig_out[:, k] = np.clip(np.linalg.eigvalsh(S_train)[:, ::-1], 0.0, None)
-        tmom_out[:, k] = _along(S_train, U)
+        tmom_out[:, k] = moments_along(S_train, U)
         W, op_out[:, k] = _fit(train, S_train, s2, m_draws, rng)
         if k < K:
-            inputs = _random_subset(train, n, rng) if regime == "accumulate" else train
+            inputs = random_subset(train, n, rng) if regime == "accumulate" else train
             data = _generate(inputs, W, s2, rule, rng)
 
     return MonteCarloTrajectory(

@@ -428,7 +428,7 @@ def run_trained_recursion(config: RecursionConfig, progress: bool = False) -> Tr
 
         iterator = tqdm(iterator, desc="train-dae", unit="round", leave=False)
     for k in iterator:
-        S_k = mc._moment(data)
+        S_k = mc.empirical_second_moment(data)
         eig_out[:, k] = np.clip(np.linalg.eigvalsh(S_k)[:, ::-1], 0.0, None)
         mom_out[:, k] = _in_basis(S_k, U)
         if k == 0 or cfg.regime == "replace":
@@ -441,11 +441,11 @@ def run_trained_recursion(config: RecursionConfig, progress: bool = False) -> Tr
                     real_part = real[rows, :a]
                 else:
                     real_part = source.sample(int(rows.sum()), a, rng)
-                train[rows] = np.concatenate([real_part, mc._random_subset(data[rows], n - a, rng)], axis=1)
+                train[rows] = np.concatenate([real_part, mc.random_subset(data[rows], n - a, rng)], axis=1)
         else:
             pool[:, k * n:(k + 1) * n] = data
             train = pool[:, :(k + 1) * n]
-        tmom_out[:, k] = _in_basis(mc._moment(train), U)
+        tmom_out[:, k] = _in_basis(mc.empirical_second_moment(train), U)
         if k > 0 and not cfg.warm_start:
             model.reinitialise(gen)
         x = torch.from_numpy(np.ascontiguousarray(train)).to(DTYPES[cfg.dtype])
@@ -461,7 +461,7 @@ def run_trained_recursion(config: RecursionConfig, progress: bool = False) -> Tr
             composed = np.matmul(M, composed)
             comp_out[:, k] = np.linalg.norm(composed, 2, axis=(-2, -1))
         if k < K:
-            inputs = mc._random_subset(train, n, rng) if cfg.regime == "accumulate" else train
+            inputs = mc.random_subset(train, n, rng) if cfg.regime == "accumulate" else train
             data = generate(model, torch.from_numpy(np.ascontiguousarray(inputs)).to(DTYPES[cfg.dtype]), s2_models,
                             cfg.rule, gen).numpy().astype(np.float64)
 
