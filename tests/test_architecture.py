@@ -346,6 +346,29 @@ def citation_offences(root: pathlib.Path = REPO) -> list[str]:
     return out
 
 
+CITED = re.compile(r"docs/(derivations/[\w-]+\.md|provenance\.md)(?:\s*(?:§|section\s+)(\d+))?")
+
+
+def cited_section_offences(root: pathlib.Path = REPO) -> list[str]:
+    """Each citation of the toolkit's maths pages, ``docs/derivations/<page>.md`` or ``docs/provenance.md`` (optionally
+    with ``§N`` or ``section N``), in the repository's Python files and docs must name an existing page and, with a
+    number, a heading ``## N.`` of that page."""
+    paths = python_files(root) + sorted((root / "docs").rglob("*.md")) + [root / "README.md"]
+    out = []
+    for path in paths:
+        if not path.exists() or path.resolve() == pathlib.Path(__file__).resolve():
+            continue
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            for m in CITED.finditer(line):
+                page, section = root / "docs" / m.group(1), m.group(2)
+                where = f"{path.relative_to(root)}:{i}"
+                if not page.exists():
+                    out.append(f"{where}: cites docs/{m.group(1)}, which does not exist")
+                elif section and not re.search(rf"^## {section}\.", page.read_text(), re.M):
+                    out.append(f"{where}: cites docs/{m.group(1)} §{section}, which has no heading '## {section}.'")
+    return out
+
+
 DOC_PATH = re.compile(r"`([A-Za-z0-9_.\-/]+(?:/|\.(?:py|md|csv|ipynb|toml|json|cfg|txt|png)))(?::(\w+))?`")
 
 
@@ -430,6 +453,11 @@ def test_no_file_cites_math_md_or_paper_md():
     assert not offences, _report(offences, "citations of math.md/paper.md (cite docs/derivations/ or docs/provenance.md)")
 
 
+def test_citations_name_real_pages_and_sections():
+    offences = cited_section_offences()
+    assert not offences, _report(offences, "citations of docs pages or sections that do not exist")
+
+
 # ---------------------------------------------------------------------------------------------- the checker can fail
 def _tree(root: pathlib.Path, files: dict[str, str]) -> pathlib.Path:
     for rel, text in files.items():
@@ -511,3 +539,13 @@ def test_checker_finds_citations(tmp_path):
                             "docs/y.md": "From paper.md.\nfrom mypaper.mdx\n", "README.md": "ok\n"})
     assert citation_offences(root) == ["pkg/a.py:1: \"\"\"See docs/derivations/dae.md and ../shared/docs/math.md.\"\"\"",
                                        "docs/y.md:1: From paper.md."]
+
+
+def test_checker_finds_citations_of_missing_pages_and_sections(tmp_path):
+    root = _tree(tmp_path, {"docs/derivations/dae.md": "# DAE\n## 1. One\n## 2. Two\n", "README.md": "",
+                            "pkg/a.py": "# docs/derivations/dae.md §2 and docs/derivations/dae.md section 1\n"
+                                        "# docs/derivations/dae.md §3, docs/derivations/flow.md, docs/provenance.md §1\n"})
+    assert cited_section_offences(root) == [
+        "pkg/a.py:2: cites docs/derivations/dae.md §3, which has no heading '## 3.'",
+        "pkg/a.py:2: cites docs/derivations/flow.md, which does not exist",
+        "pkg/a.py:2: cites docs/provenance.md, which does not exist"]
