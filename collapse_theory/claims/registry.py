@@ -37,7 +37,7 @@ CHECK_MODULES: dict[str, list[str]] = {
     "numeric": ["collapse_theory.claims.dae.numeric", "collapse_theory.claims.dae.numeric_finite_sample",
                 "collapse_theory.claims.flow.numeric", "collapse_theory.claims.flow.numeric_paper"],
     "trained": ["collapse_theory.claims.flow.trained", "collapse_theory.claims.dae.trained"],
-    "image": [],
+    "image": ["collapse_theory.claims.flow.image"],
 }
 
 
