@@ -200,7 +200,7 @@ def test_z_scores_and_summaries():
     assert z_scores(samples, [2.0, 2.0])[1] == 0.0
     assert max_abs_z(z) == np.inf and max_abs_z([np.nan]) == np.inf and max_abs_z([0.5, -2.0]) == 2.0
     summary = summarise_z(np.array([0.5, -5.0, 1.0]), limit=4.0)
-    assert summary == {"max_abs_z": 5.0, "n_compared": 3, "n_over_limit": 1}
+    assert summary == {"max_abs_z": 5.0, "n_compared": 3, "n_over_limit": 1, "z_limit": 4.0}
 
 
 # --------------------------------------------------------------------------------------------- registered checks
