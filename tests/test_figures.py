@@ -45,3 +45,108 @@ def test_figure_claims_exist_in_the_registry():
     ids = {c.id for c in registry.claims()}
     for spec in FIGURES.values():
         assert set(spec.claims) <= ids
+
+
+# --------------------------------------------------------------------------------------------- parameters
+
+from collapse_theory import gallery  # noqa: E402
+from collapse_theory.experiments import dae as dae_experiments  # noqa: E402
+
+
+def test_every_figure_has_a_parameter_dataclass_with_valid_defaults():
+    import dataclasses
+
+    for figure_id, spec in FIGURES.items():
+        assert dataclasses.is_dataclass(spec.params), figure_id
+        assert spec.params.validated() == spec.params
+        assert gallery.parameter_rows(figure_id), figure_id
+
+
+def test_listing_shows_parameters_with_defaults():
+    text = gallery.parameter_listing()
+    for figure_id in FIGURES:
+        assert f"{figure_id}: " in text
+    assert "sigma2=0.1,0.2,0.5,1" in text and "rounds=auto" in text and "committed=false" in text
+
+
+def test_set_overrides_and_draws(tmp_path):
+    params = gallery.parse_settings(["dae-collapse"], ["sigma2=0.05,0.3", "rounds=120", "replicates=0"])
+    p = params["dae-collapse"]
+    assert p.sigma2 == (0.05, 0.3) and p.rounds == 120 and p.replicates == 0
+    manifest = build_figures(tmp_path, only=["dae-collapse"], params=params)
+    data = pd.read_csv(tmp_path / "data" / "dae-collapse.csv")
+    assert sorted(data["sigma2"].unique()) == [0.05, 0.3] and data["round"].max() == 120
+    assert "sigma2=(0.05, 0.3)" in manifest["data_command"].iloc[0]
+    assert (tmp_path / "dae-collapse.png").stat().st_size > 10_000
+
+
+def test_rounds_default_to_until_every_curve_has_collapsed():
+    """auto rounds: the last curve's closed-form ||W_k|| has just fallen below the figure's floor; one round
+    fewer than that is not enough."""
+    from collapse_theory.theory import dae_recursion
+
+    for sigma2 in ((0.1, 0.2, 0.5, 1.0), (0.05,), (0.5, 2.0)):
+        p = dae_experiments.CollapseFigure(sigma2=sigma2)
+        rounds = p.resolved_rounds()
+        traj = dae_recursion(list(p.spectrum), sigma2=list(sigma2), rounds=rounds, regime="replace")
+        assert (traj.op_norm[rounds - 2] <= dae_experiments.COLLAPSED_GAIN).all()
+        assert (traj.op_norm[rounds - 3] > dae_experiments.COLLAPSED_GAIN).any()
+
+
+@pytest.mark.parametrize("settings, message", [
+    (["sigma2=-1"], "^sigma2 must be > 0"),
+    (["sigma2=a,b"], "^sigma2 must be a comma-separated list of numbers"),
+    (["rounds=1.5"], "^rounds must be an integer"),
+    (["rounds=0"], "^rounds must be an integer >= 1"),
+    (["rounds=100000"], "^rounds must be <= 2000"),
+    (["sigma2=1e-6"], "^sigma2 must be large enough"),
+    (["replicates=-1"], "^replicates must be an integer >= 0"),
+    (["nope=1"], "^set: nope is not a parameter of figure dae-collapse"),
+    (["sigma2"], "^set must look like name=value"),
+])
+def test_bad_settings_are_one_line_errors_naming_the_parameter(settings, message):
+    with pytest.raises(ValueError, match=message) as info:
+        gallery.parse_settings(["dae-collapse"], settings)
+    assert "\n" not in str(info.value)
+
+
+def test_settings_for_other_figures():
+    assert gallery.parse_settings(["dae-real-fraction"], ["alphas=0,0.3"])["dae-real-fraction"].alphas == (0.0, 0.3)
+    with pytest.raises(ValueError, match="^alphas must lie in"):
+        gallery.parse_settings(["dae-real-fraction"], ["alphas=0,1.5"])
+    with pytest.raises(ValueError, match="^rule must be"):
+        gallery.parse_settings(["dae-spectrum"], ["rule=dirty"])
+    with pytest.raises(ValueError, match="^committed must be false"):
+        gallery.parse_settings(["image-reflow-fd-nfe"], ["seed=3"], quick=True)
+    quick = gallery.parse_settings(["toy-reflow-paths"], ["seed=2"], quick=True)["toy-reflow-paths"]
+    assert quick.seed == 2 and quick.rounds == 3                       # quick parameters, then the override
+
+
+# --------------------------------------------------------------------------------------------- a clean checkout
+
+def test_regenerating_identical_data_rewrites_neither_data_nor_manifest(tmp_path):
+    """Figures whose data carry a run manifest (time stamp, argv, git revision): a second build with the same data
+    leaves the data file, its manifest and MANIFEST.csv untouched (same inode: not even replaced)."""
+    import time
+
+    ids = ["image-reflow-fd-nfe"]                       # quick: from the committed smoke-run data, carries a manifest
+    build_figures(tmp_path, only=ids, quick=True)
+    files = [tmp_path / "data" / "image-reflow-fd-nfe.csv", tmp_path / "data" / "image-reflow-fd-nfe.csv.manifest.json",
+             tmp_path / "MANIFEST.csv", tmp_path / "image-reflow-fd-nfe.png"]
+    before = [(f.stat().st_ino, f.read_bytes()) for f in files]
+    time.sleep(1.1)                                     # a rewritten manifest would carry a new time stamp
+    build_figures(tmp_path, only=ids, quick=True)
+    after = [(f.stat().st_ino, f.read_bytes()) for f in files]
+    assert after[:3] == before[:3]
+    assert after[3][1] == before[3][1]                  # the PNG is byte-identical (re-saved)
+
+
+def test_changed_data_rewrite_the_manifest(tmp_path):
+    from collapse_theory.outputs import write_with_manifest
+
+    target = tmp_path / "x.csv"
+    write_with_manifest(target, "a\n1\n", {"run": 1})
+    write_with_manifest(target, "a\n1\n", {"run": 2})     # same data: the first manifest stays
+    assert '"run": 1' in (tmp_path / "x.csv.manifest.json").read_text()
+    write_with_manifest(target, "a\n2\n", {"run": 3})     # new data: new manifest
+    assert '"run": 3' in (tmp_path / "x.csv.manifest.json").read_text() and target.read_text() == "a\n2\n"

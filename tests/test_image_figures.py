@@ -248,8 +248,8 @@ def test_gallery_entries_exist_with_claims_and_quick_variants():
     for figure_id in IMAGE_IDS:
         spec = gallery.FIGURES[figure_id]
         assert {"C-RF", "C-RA"} <= set(spec.claims) <= ids
-        assert "image_reflow_figures" in spec.data_command and spec.make_quick_data is not None
-        assert "quick=True" in spec.quick_data_command
+        assert "experiments.image_reflow" in spec.data_command and spec.quick_params == img.QUICK_FIGURE
+        assert spec.quick_params.committed and not spec.params.committed
 
 
 def test_quick_mode_reads_the_data_files_and_never_trains(tmp_path, monkeypatch, collected):
@@ -263,7 +263,7 @@ def test_quick_mode_reads_the_data_files_and_never_trains(tmp_path, monkeypatch,
     monkeypatch.setattr(img, "run_smoke_image_runs", no_training)
     manifest = gallery.build_figures(tmp_path / "out", only=list(IMAGE_IDS), quick=True)
     assert list(manifest["figure_id"]) == list(IMAGE_IDS)
-    assert manifest["data_command"].str.contains("quick=True").all()
+    assert manifest["data_command"].str.contains("SmokeFigure(committed=True)", regex=False).all()
     for figure_id in IMAGE_IDS:
         assert (tmp_path / "out" / f"{figure_id}.png").exists() and (tmp_path / "out" / f"{figure_id}.pdf").exists()
         side = json.loads((tmp_path / "out" / "data" / f"{figure_id}.csv.manifest.json").read_text())
@@ -285,7 +285,7 @@ def test_full_mode_runs_then_collects(tmp_path, monkeypatch):
     monkeypatch.setattr(img, "DEFAULT_RUNS_DIR", tmp_path / "runs")
     monkeypatch.setattr(img, "GPU_RESULTS_DIR", tmp_path / "gpu")
     monkeypatch.setattr(img, "run_smoke_image_runs", fake_runs)
-    monkeypatch.setattr(img, "default_run_dirs", lambda: [tmp_path / "runs" / "reflow", tmp_path / "runs" / "ra"])
+    monkeypatch.setattr(img, "default_run_dirs", lambda *a: [tmp_path / "runs" / "reflow", tmp_path / "runs" / "ra"])
     img._full_results.cache_clear()
     try:
         frame = img.fd_nfe_frame()
@@ -294,7 +294,7 @@ def test_full_mode_runs_then_collects(tmp_path, monkeypatch):
         img._full_results.cache_clear()
     assert calls == [tmp_path / "runs"]
     assert set(frame["run"]) == {"reflow", "ra"} and len(again) == 4 * 64
-    assert frame.attrs["run_manifest"]["command"].endswith("fd_nfe_frame(quick=False)")
+    assert frame.attrs["run_manifest"]["command"].endswith("fd_nfe_frame(SmokeFigure())")
 
 
 def test_committed_data_files_are_readable():

@@ -110,15 +110,17 @@ def test_gallery_entries_exist_with_claims_and_quick_variants():
     for figure_id in ("toy-reflow-samples", "toy-reflow-paths"):
         spec = gallery.FIGURES[figure_id]
         assert {"C-RF", "C-RA"} <= set(spec.claims) <= ids
-        assert "toy_reflow_figures" in spec.data_command and spec.make_quick_data is not None
-        assert "quick=True" in spec.quick_data_command
+        assert "experiments.toy_reflow" in spec.data_command and spec.quick_params == toy.QUICK
+        assert "rounds=3" in gallery.data_command(spec, spec.quick_params)
 
 
 def test_build_figures_quick_writes_data_manifest(tmp_path, monkeypatch):
-    monkeypatch.setattr(toy, "QUICK", TINY)            # the quick variant at test size
+    for figure_id in ("toy-reflow-samples", "toy-reflow-paths"):   # the quick variant at test size
+        monkeypatch.setitem(gallery.FIGURES, figure_id,
+                            dataclasses.replace(gallery.FIGURES[figure_id], quick_params=TINY))
     manifest = gallery.build_figures(tmp_path, only=["toy-reflow-samples", "toy-reflow-paths"], quick=True)
     assert list(manifest["figure_id"]) == ["toy-reflow-samples", "toy-reflow-paths"]
-    assert manifest["data_command"].str.contains("quick=True").all()
+    assert manifest["data_command"].str.contains("ToyReflowSetting(rounds=", regex=False).all()
     for figure_id in ("toy-reflow-samples", "toy-reflow-paths"):
         side = json.loads((tmp_path / "data" / f"{figure_id}.csv.manifest.json").read_text())
         assert side["config"]["setting"] == json.loads(json.dumps(dataclasses.asdict(TINY)))
@@ -129,7 +131,7 @@ def test_reproduce_uses_quick_figures_without_the_trained_tier(tmp_path, monkeyp
     from collapse_theory import report
 
     seen = []
-    monkeypatch.setattr(gallery, "build_figures", lambda out, quick=False: seen.append(quick) or None)
+    monkeypatch.setattr(gallery, "build_figures", lambda out, quick=False, **kw: seen.append(quick) or None)
     report.reproduce(tmp_path / "q", tiers=["numeric"], progress=False, claim_ids=["DAE-STEP"])
     report.reproduce(tmp_path / "f", tiers=["numeric"], progress=False, claim_ids=["DAE-STEP"], quick=False)
     assert seen == [True, False]

@@ -7,10 +7,13 @@ and deterministic.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
 from ..theory.dae import recursion
+from ..validation import check_eigenvalues, check_fraction, check_positive_int, check_rule, check_sigma2
 
 DEFAULT_SPECTRUM = (4.0, 2.0, 1.0, 0.5, 0.1)
 COLLAPSE_SIGMA2 = (0.1, 0.2, 0.5, 1.0)
@@ -109,3 +112,144 @@ def phase_diagram(n_alpha: int = 121, n_ratio: int = 121, rule: str = "renoise")
         rows += [("rounds_lower", 0.0, float(r), float(max(v, 0.0))) for r, v in zip(ratio[above], lo)]
         rows += [("rounds_upper", 0.0, float(r), float(v)) for r, v in zip(ratio[above], hi)]
     return pd.DataFrame(rows, columns=["kind", "real_fraction", "sigma2_over_lambda", "value"])
+
+
+# --------------------------------------------------------------------------------------------- figure parameters
+# One frozen dataclass per DAE figure (gallery IDs dae-collapse, dae-real-fraction, dae-spectrum, dae-phase-diagram):
+# its fields are what ``collapse-theory figures --set name=value`` changes; ``validated()`` raises ValueError
+# naming the field; ``make_data()`` returns the figure's tidy data.
+
+COLLAPSED_GAIN = 1e-6
+"""dae-collapse: a curve has collapsed when ||W_k|| <= this (the figure's lower y limit)."""
+MAX_FIGURE_ROUNDS = 2000
+
+
+def _help(default, text: str):
+    return field(default=default, metadata={"help": text})
+
+
+def _check_rounds(value, name: str = "rounds") -> int:
+    value = check_positive_int(value, name, minimum=1)
+    if value > MAX_FIGURE_ROUNDS:
+        raise ValueError(f"{name} must be <= {MAX_FIGURE_ROUNDS}, got {value}")
+    return value
+
+
+def _positive_spectrum(spectrum) -> None:
+    lam = check_eigenvalues(spectrum, "spectrum")
+    if lam.ndim != 1 or np.any(lam <= 0):
+        raise ValueError(f"spectrum must be a list of eigenvalues > 0, got {tuple(spectrum)!r}")
+
+
+@dataclass(frozen=True)
+class CollapseFigure:
+    """dae-collapse: ||W_k|| vs round, purely synthetic (replace, renoise), closed form + trained linear DAEs."""
+
+    spectrum: tuple[float, ...] = _help(DEFAULT_SPECTRUM, "eigenvalues of the real data's second moment S (> 0)")
+    sigma2: tuple[float, ...] = _help(COLLAPSE_SIGMA2, "noise variances σ² (> 0), one curve each")
+    rounds: int | None = _help(None, "rounds to draw; auto = until every closed-form curve has collapsed "
+                                     f"(‖W_k‖ ≤ {COLLAPSED_GAIN:g}) plus 2")
+    replicates: int = _help(8, "trained linear DAEs per σ² (0: closed form only)")
+    n_samples: int = _help(4096, "samples per round of the trained DAEs")
+    seed: int = _help(0, "seed of the trained DAEs")
+
+    def validated(self) -> "CollapseFigure":
+        _positive_spectrum(self.spectrum)
+        check_sigma2(self.sigma2, "sigma2")
+        if self.rounds is not None:
+            _check_rounds(self.rounds)
+        check_positive_int(self.replicates, "replicates", minimum=0)
+        check_positive_int(self.n_samples, "n_samples", minimum=2)
+        check_positive_int(self.seed, "seed", minimum=0)
+        self.resolved_rounds()
+        return self
+
+    def resolved_rounds(self) -> int:
+        """``rounds``, or (auto) the rounds until every curve's closed-form ||W_k|| <= COLLAPSED_GAIN, plus 2."""
+        if self.rounds is not None:
+            return int(self.rounds)
+        ratio = max(self.spectrum) / np.asarray(self.sigma2, dtype=float)
+        n = recursion.rounds_to_collapse(ratio, "renoise", gain_threshold=COLLAPSED_GAIN,
+                                         max_rounds=MAX_FIGURE_ROUNDS)
+        if np.any(n < 0) or int(n.max()) + 2 > MAX_FIGURE_ROUNDS:
+            raise ValueError(f"sigma2 must be large enough for every curve to collapse within "
+                             f"{MAX_FIGURE_ROUNDS} rounds (λmax/σ² = {ratio.max():g}); set rounds explicitly")
+        return int(n.max()) + 2
+
+    def make_data(self) -> pd.DataFrame:
+        self.validated()
+        rounds = self.resolved_rounds()
+        if self.replicates == 0:
+            return collapse_curves(self.spectrum, self.sigma2, rounds)
+        return collapse_curves_with_trained(self.spectrum, self.sigma2, rounds, self.replicates, self.n_samples,
+                                            self.seed)
+
+
+@dataclass(frozen=True)
+class RealFractionFigure:
+    """dae-real-fraction: ||W_k|| vs round for several real fractions α (mix regime)."""
+
+    spectrum: tuple[float, ...] = _help(DEFAULT_SPECTRUM, "eigenvalues of the real data's second moment S (> 0)")
+    sigma2: float = _help(1.0, "noise variance σ² (> 0)")
+    alphas: tuple[float, ...] = _help(REAL_FRACTIONS, "real fractions α in [0, 1], one curve each")
+    rounds: int = _help(30, "rounds to draw")
+    rule: str = _help("renoise", "generation rule: renoise or clean")
+
+    def validated(self) -> "RealFractionFigure":
+        _positive_spectrum(self.spectrum)
+        check_sigma2(self.sigma2, "sigma2")
+        check_fraction(self.alphas, "alphas")
+        _check_rounds(self.rounds)
+        check_rule(self.rule)
+        return self
+
+    def make_data(self) -> pd.DataFrame:
+        self.validated()
+        return real_fraction_curves(self.spectrum, self.sigma2, self.alphas, self.rounds, self.rule)
+
+
+@dataclass(frozen=True)
+class SpectrumFigure:
+    """dae-spectrum: every eigenvalue of S_k vs round."""
+
+    spectrum: tuple[float, ...] = _help(tuple(float(v) for v in np.geomspace(4.0, 0.01, 12)),
+                                        "initial eigenvalues λ*_i (> 0)")
+    sigma2: float = _help(0.1, "noise variance σ² (> 0)")
+    rounds: int = _help(40, "rounds to draw")
+    rule: str = _help("renoise", "generation rule: renoise or clean")
+    real_fraction: float = _help(0.0, "real fraction α in [0, 1] (0: replace regime)")
+
+    def validated(self) -> "SpectrumFigure":
+        _positive_spectrum(self.spectrum)
+        check_sigma2(self.sigma2, "sigma2")
+        _check_rounds(self.rounds)
+        check_rule(self.rule)
+        check_fraction(self.real_fraction, "real_fraction")
+        return self
+
+    def make_data(self) -> pd.DataFrame:
+        self.validated()
+        return spectrum_evolution(self.spectrum, self.sigma2, self.rounds, self.rule, self.real_fraction)
+
+
+@dataclass(frozen=True)
+class PhaseDiagramFigure:
+    """dae-phase-diagram: fixed-point gain over (α, σ²/λmax) and rounds to collapse at α = 0."""
+
+    n_alpha: int = _help(121, "grid points in α (>= 3)")
+    n_ratio: int = _help(121, "grid points in σ²/λmax (>= 3)")
+    rule: str = _help("renoise", "generation rule: renoise or clean")
+
+    def validated(self) -> "PhaseDiagramFigure":
+        check_positive_int(self.n_alpha, "n_alpha", minimum=3)
+        check_positive_int(self.n_ratio, "n_ratio", minimum=3)
+        for name in ("n_alpha", "n_ratio"):
+            if getattr(self, name) > 2001:
+                raise ValueError(f"{name} must be <= 2001, got {getattr(self, name)}")
+        check_rule(self.rule)
+        return self
+
+    def make_data(self) -> pd.DataFrame:
+        self.validated()
+        return phase_diagram(self.n_alpha, self.n_ratio, self.rule)
+

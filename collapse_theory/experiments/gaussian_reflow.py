@@ -4,11 +4,14 @@ estimated Reflow beside its closed-form expectation (claims C-RF, C-RA, REFLOW-E
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
 from ..theory.flow import reflow as gr
 from ..theory.flow.gaussian import GaussianEndpoints
+from ..validation import check_fraction, check_positive_int
 
 METHODS = ("reflow", "ra", "ora", "oras")
 
@@ -41,3 +44,31 @@ def reflow_w2_curves(n_samples: int = 50, rounds: int = 12, replicates: int = 40
             rows += [(method, alpha, int(k), "expected_log_det", float(v), 0.0)
                      for k, v in zip(traj.rounds, np.asarray(expected))]
     return pd.DataFrame(rows, columns=["method", "real_fraction", "round", "quantity", "mean", "se"])
+
+
+@dataclass(frozen=True)
+class ReflowW2Figure:
+    """gaussian-reflow-w2: estimated Gaussian Reflow vs RA / ORA / ORAS (fields as in :func:`reflow_w2_curves`)."""
+
+    n_samples: int = field(default=50, metadata={"help": "pairs per round (>= 4: the 2-D covariance fit needs d + 2)"})
+    rounds: int = field(default=12, metadata={"help": "Reflow rounds (<= 200)"})
+    replicates: int = field(default=400, metadata={"help": "Monte-Carlo replicates (>= 2, <= 20000)"})
+    real_fraction: float = field(default=0.5, metadata={"help": "α of ra, ora, oras in (0, 1]"})
+    seed: int = field(default=0, metadata={"help": "seed"})
+
+    def validated(self) -> "ReflowW2Figure":
+        check_positive_int(self.n_samples, "n_samples", minimum=4)
+        check_positive_int(self.rounds, "rounds", minimum=1)
+        check_positive_int(self.replicates, "replicates", minimum=2)
+        check_positive_int(self.seed, "seed", minimum=0)
+        for name, top in (("rounds", 200), ("replicates", 20000)):
+            if getattr(self, name) > top:
+                raise ValueError(f"{name} must be <= {top}, got {getattr(self, name)}")
+        check_fraction(self.real_fraction, "real_fraction")
+        if self.real_fraction <= 0:
+            raise ValueError(f"real_fraction must lie in (0, 1] (Reflow itself is drawn at 0), got {self.real_fraction}")
+        return self
+
+    def make_data(self) -> pd.DataFrame:
+        self.validated()
+        return reflow_w2_curves(self.n_samples, self.rounds, self.replicates, self.real_fraction, self.seed)

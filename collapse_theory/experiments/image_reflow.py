@@ -40,6 +40,7 @@ import functools
 import io
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -396,20 +397,65 @@ def grids_from_table(table: pd.DataFrame) -> dict[str, np.ndarray]:
 
 # --------------------------------------------------------------------------------------------- gallery hooks
 
-@functools.lru_cache(maxsize=1)
-def _full_results() -> tuple[pd.DataFrame, dict[str, np.ndarray], float]:
+@dataclass(frozen=True)
+class SmokeFigure:
+    """Parameters of the image figures (``image-reflow-fd-rounds``, ``-fd-nfe``, ``-samples``)."""
+
+    committed: bool = field(default=False, metadata={
+        "help": "draw from the committed figures/data/image-reflow-* files (no training; the quick variant)"})
+    rounds: int = field(default=2, metadata={"help": "Reflow / RA rounds after the shared 1-RF (1..10)"})
+    seed: int = field(default=0, metadata={"help": "training seed"})
+    real_fraction: float = field(default=RA_FRACTION, metadata={"help": "RA's α in (0, 1]"})
+    runs_dir: str = field(default="", metadata={
+        "help": "folder of the two smoke runs, resumed when present ('' = runs/image-smoke, git-ignored)"})
+
+    def validated(self) -> "SmokeFigure":
+        if not isinstance(self.committed, bool):
+            raise ValueError(f"committed must be true or false, got {self.committed!r}")
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or not 1 <= self.rounds <= 10:
+            raise ValueError(f"rounds must be an integer in 1..10, got {self.rounds!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if not isinstance(self.real_fraction, (int, float)) or not 0 < self.real_fraction <= 1:
+            raise ValueError(f"real_fraction must lie in (0, 1], got {self.real_fraction!r}")
+        if not isinstance(self.runs_dir, str):
+            raise ValueError(f"runs_dir must be a folder path, got {self.runs_dir!r}")
+        if self.committed and (self.rounds, self.seed, self.real_fraction) != (2, 0, RA_FRACTION):
+            raise ValueError("committed must be false when rounds, seed or real_fraction differ from the committed "
+                             "smoke runs (2, 0, 0.5): those settings need training")
+        return self
+
+    def folder(self) -> Path:
+        return Path(self.runs_dir) if self.runs_dir else DEFAULT_RUNS_DIR
+
+
+QUICK_FIGURE = SmokeFigure(committed=True)
+
+
+@functools.lru_cache(maxsize=2)
+def _full_results(params: SmokeFigure = SmokeFigure()) -> tuple[pd.DataFrame, dict[str, np.ndarray], float]:
     start = time.perf_counter()
-    run_smoke_image_runs(DEFAULT_RUNS_DIR, progress=False)
-    metrics, samples = collect_image_results(default_run_dirs())
+    folder = params.folder()
+    run_smoke_image_runs(folder, rounds=params.rounds, seed=params.seed, progress=False,
+                         real_fraction=params.real_fraction)
+    metrics, samples = collect_image_results(default_run_dirs(folder))
     return metrics, samples, time.perf_counter() - start
 
 
-def _results(quick: bool) -> tuple[pd.DataFrame, dict[str, np.ndarray], str]:
-    if quick:
+def _params(params: SmokeFigure | None, quick: bool) -> SmokeFigure:
+    p = params if params is not None else (QUICK_FIGURE if quick else SmokeFigure())
+    if not isinstance(p, SmokeFigure):
+        raise ValueError(f"params must be a SmokeFigure or None, got {type(p).__name__}")
+    return p.validated()
+
+
+def _results(p: SmokeFigure) -> tuple[pd.DataFrame, dict[str, np.ndarray], str]:
+    if p.committed:
         metrics, samples = read_image_results(DATA_DIR)
         return metrics, samples, f"read {FILES['metrics']} and {FILES['samples']} from figures/data (no training)"
-    metrics, samples, _ = _full_results()
-    return metrics, samples, f"run_smoke_image_runs({str(DEFAULT_RUNS_DIR)!r}) + collect_image_results"
+    metrics, samples, _ = _full_results(p)
+    return metrics, samples, (f"run_smoke_image_runs({str(p.folder())!r}, rounds={p.rounds}, seed={p.seed}, "
+                              f"real_fraction={p.real_fraction:g}) + collect_image_results")
 
 
 def _with_manifest(frame: pd.DataFrame, metrics: pd.DataFrame, command: str, how: str) -> pd.DataFrame:
@@ -421,23 +467,32 @@ def _with_manifest(frame: pd.DataFrame, metrics: pd.DataFrame, command: str, how
     return frame
 
 
-def fd_rounds_frame(quick: bool = False) -> pd.DataFrame:
-    """Figure data of ``image-reflow-fd-rounds``; ``quick`` reads the committed files instead of running."""
-    metrics, _, how = _results(quick)
-    return _with_manifest(fd_rounds_table(metrics), metrics, f"{MODULE}.fd_rounds_frame(quick={quick})", how)
+def _call(name: str, p: SmokeFigure) -> str:
+    changed = ", ".join(f"{f}={getattr(p, f)!r}" for f in SmokeFigure.__dataclass_fields__
+                        if getattr(p, f) != getattr(SmokeFigure(), f))
+    return f"{MODULE}.{name}(SmokeFigure({changed}))"
 
 
-def fd_nfe_frame(quick: bool = False) -> pd.DataFrame:
-    """Figure data of ``image-reflow-fd-nfe``; ``quick`` reads the committed files instead of running."""
-    metrics, _, how = _results(quick)
-    return _with_manifest(fd_nfe_table(metrics), metrics, f"{MODULE}.fd_nfe_frame(quick={quick})", how)
+def fd_rounds_frame(params: SmokeFigure | None = None, *, quick: bool = False) -> pd.DataFrame:
+    """Figure data of ``image-reflow-fd-rounds``; ``quick`` (= ``SmokeFigure(committed=True)``) reads the
+    committed files instead of running."""
+    p = _params(params, quick)
+    metrics, _, how = _results(p)
+    return _with_manifest(fd_rounds_table(metrics), metrics, _call("fd_rounds_frame", p), how)
 
 
-def samples_frame(quick: bool = False) -> pd.DataFrame:
-    """Figure data of ``image-reflow-samples``; ``quick`` reads the committed files instead of running."""
-    metrics, samples, how = _results(quick)
-    return _with_manifest(samples_table(metrics, samples), metrics,
-                          f"{MODULE}.samples_frame(quick={quick})", how)
+def fd_nfe_frame(params: SmokeFigure | None = None, *, quick: bool = False) -> pd.DataFrame:
+    """Figure data of ``image-reflow-fd-nfe`` (as :func:`fd_rounds_frame`)."""
+    p = _params(params, quick)
+    metrics, _, how = _results(p)
+    return _with_manifest(fd_nfe_table(metrics), metrics, _call("fd_nfe_frame", p), how)
+
+
+def samples_frame(params: SmokeFigure | None = None, *, quick: bool = False) -> pd.DataFrame:
+    """Figure data of ``image-reflow-samples`` (as :func:`fd_rounds_frame`)."""
+    p = _params(params, quick)
+    metrics, samples, how = _results(p)
+    return _with_manifest(samples_table(metrics, samples), metrics, _call("samples_frame", p), how)
 
 
 def summary(metrics: pd.DataFrame, samplers=("euler1", "euler16", "dopri5")) -> pd.DataFrame:

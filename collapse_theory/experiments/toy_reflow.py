@@ -37,6 +37,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,15 @@ class ToyReflowSetting:
     n_paths: int = 16                # paths per panel of the paths figure
     path_times: int = 33             # times on [0, 1] per path
     seed: int = 0
+
+    HELP: ClassVar[dict[str, str]] = {
+        "data": "2-D data set: gaussian, ring8, moons or checkerboard", "real_fraction": "RA's α in (0, 1]",
+        "rounds": "Reflow rounds after round 0 (1-RF)", "n_real": "real points",
+        "n_synth": "generated pairs per Reflow round", "steps": "training steps per Reflow round",
+        "round0_steps": "training steps of 1-RF", "batch_size": "minibatch size", "lr": "Adam learning rate",
+        "width": "MLP width", "depth": "MLP depth", "gen_steps": "Euler steps to generate and invert pairs",
+        "n_eval": "evaluation sample size (W2)", "n_samples": "points per panel of the samples figure",
+        "n_paths": "paths per panel of the paths figure", "path_times": "times per path", "seed": "seed"}
 
     def validated(self) -> "ToyReflowSetting":
         """ValueError naming the argument on bad input; returns self."""
@@ -192,18 +202,29 @@ def _with_manifest(frame: pd.DataFrame, setting: ToyReflowSetting, command: str)
     return frame
 
 
-def samples_frame(quick: bool = False) -> pd.DataFrame:
-    """The samples table of the default (or quick) run; the data of figure ``toy-reflow-samples``.
+def _figure_setting(setting: ToyReflowSetting | None, quick: bool) -> ToyReflowSetting:
+    s = setting if setting is not None else (QUICK if quick else DEFAULT)
+    if not isinstance(s, ToyReflowSetting):
+        raise ValueError(f"setting must be a ToyReflowSetting or None, got {type(s).__name__}")
+    return s.validated()
 
-    Both figures share one run per process (cached), so building both trains once."""
-    s = QUICK if quick else DEFAULT
-    return _with_manifest(_cached(s).samples, s, f"{__name__}.samples_frame(quick={quick})")
+
+def _setting_text(s: ToyReflowSetting) -> str:
+    changed = {f.name: getattr(s, f.name) for f in dataclasses.fields(s) if getattr(s, f.name) != getattr(DEFAULT, f.name)}
+    return "ToyReflowSetting(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
 
 
-def paths_frame(quick: bool = False) -> pd.DataFrame:
-    """The paths table of the default (or quick) run; the data of figure ``toy-reflow-paths``."""
-    s = QUICK if quick else DEFAULT
-    return _with_manifest(_cached(s).paths, s, f"{__name__}.paths_frame(quick={quick})")
+def samples_frame(setting: ToyReflowSetting | None = None, *, quick: bool = False) -> pd.DataFrame:
+    """The samples table of ``setting`` (default :data:`DEFAULT`, :data:`QUICK` with ``quick=True``); the data of
+    figure ``toy-reflow-samples``. Both figures share one run per process (cached), so building both trains once."""
+    s = _figure_setting(setting, quick)
+    return _with_manifest(_cached(s).samples, s, f"{__name__}.samples_frame({_setting_text(s)})")
+
+
+def paths_frame(setting: ToyReflowSetting | None = None, *, quick: bool = False) -> pd.DataFrame:
+    """The paths table of ``setting`` (as :func:`samples_frame`); the data of figure ``toy-reflow-paths``."""
+    s = _figure_setting(setting, quick)
+    return _with_manifest(_cached(s).paths, s, f"{__name__}.paths_frame({_setting_text(s)})")
 
 
 def write_results(out_dir: str | Path = "figures/data", setting: ToyReflowSetting | None = None, *,

@@ -7,9 +7,11 @@ import tempfile
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")  # headless and deterministic
-import matplotlib.pyplot as plt  # noqa: E402
+# No backend is forced here, so notebooks keep their inline backend and show each figure; the files are the
+# same under any backend (savefig renders PNG with Agg and PDF with the pdf backend). The headless entry points
+# (collapse_theory.gallery, the CLI) select Agg themselves.
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
