@@ -36,7 +36,8 @@ CHECK_MODULES: dict[str, list[str]] = {
     "symbolic": ["collapse_theory.claims.dae.symbolic", "collapse_theory.claims.flow.symbolic"],
     "numeric": ["collapse_theory.claims.dae.numeric", "collapse_theory.claims.dae.numeric_finite_sample",
                 "collapse_theory.claims.flow.numeric", "collapse_theory.claims.flow.numeric_paper"],
-    "trained": ["collapse_theory.claims.flow.trained", "collapse_theory.claims.dae.trained"],
+    "trained": ["collapse_theory.claims.flow.trained", "collapse_theory.claims.dae.trained",
+                "collapse_theory.claims.dae.trained_recursion", "collapse_theory.claims.dae.trained_collapse"],
     "image": ["collapse_theory.claims.flow.image"],
 }
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...theory.dae import linear as linear_dae, recursion
-from . import properties as P
+from ...theory.dae import bounds, linear as linear_dae, recursion
+from . import mutants as wrong, properties as P
 from ..registry import Outcome, check
 
 MATH_MD_CHECK_VALUE = {
@@ -68,20 +68,9 @@ def opt_finite_sample(impl=None) -> Outcome:
 
 # --------------------------------------------------------------------------------------------- DAE-BOTTLENECK
 
-def _bottom_r(S, s2, r):
-    lam, U = np.linalg.eigh(S)
-    idx = np.argsort(lam)[:r]
-    return U[:, idx] * (lam[idx] / (lam[idx] + s2)), U[:, idx].T
-
-
-def _projector(S, s2, r):
-    D, E = linear_dae.bottleneck_dae(S, s2, r)
-    return E.T, E
-
-
 @check("DAE-BOTTLENECK", "numeric", "brute-force-and-lbfgs", mutants={
-    "bottom-r eigendirections": _bottom_r,
-    "projector (gains 1)": _projector,
+    "bottom-r eigendirections": wrong.bottleneck_bottom_r,
+    "projector (gains 1)": wrong.bottleneck_projector,
 })
 def bottleneck_optimum(impl=None) -> Outcome:
     """The closed-form rank-r DAE beats every other choice of r eigendirections and L-BFGS from random starts
@@ -176,24 +165,10 @@ def collapse_to_zero(impl=None) -> Outcome:
 
 # --------------------------------------------------------------------------------------------- DAE-COLLAPSE-RATE
 
-def _bounds_exponent_plus_one(lam, s2, rounds, rule):
-    b = recursion.collapse_bounds(lam, s2, rounds, rule)
-    return {**b, "eigenvalue_max": b["eigenvalue_max"] * b["rho0"]}
-
-
-def _bounds_composed_plus_one(lam, s2, rounds, rule):
-    b = recursion.collapse_bounds(lam, s2, rounds, rule)
-    return {**b, "composed_op_norm": b["composed_op_norm"] * b["rho0"]}
-
-
-def _bounds_renoise_with_clean_rate(lam, s2, rounds, rule):
-    return recursion.collapse_bounds(lam, s2, rounds, "clean")
-
-
 @check("DAE-COLLAPSE-RATE", "numeric", "bounds-wide-range", mutants={
-    "lambda_max rho0^(k+1)": _bounds_exponent_plus_one,
-    "composed rho0^(k+2)": _bounds_composed_plus_one,
-    "rho0^(2k) for the renoise rule": _bounds_renoise_with_clean_rate,
+    "lambda_max rho0^(k+1)": wrong.bounds_exponent_plus_one,
+    "composed rho0^(k+2)": wrong.bounds_composed_plus_one,
+    "rho0^(2k) for the renoise rule": wrong.bounds_renoise_with_clean_rate,
 })
 def collapse_rate(impl=None) -> Outcome:
     """All C-collapse bounds and the composed-map identity hold at every round: 24 configurations with d <= 64,
@@ -215,8 +190,7 @@ def collapse_rate(impl=None) -> Outcome:
 # --------------------------------------------------------------------------------------------- DAE-DOUBLY-EXP
 
 @check("DAE-DOUBLY-EXP", "numeric", "log-bounds-after-collapse", mutants={
-    "exponent 3^j for renoise / 2^j for clean": lambda lx, j, rule: P.doubly_exponential_log_bounds(
-        lx, j, "clean" if rule == "renoise" else "renoise"),
+    "exponent 3^j for renoise / 2^j for clean": wrong.doubly_exp_other_exponent,
     "single-exponential x_K^(j+1)": lambda lx, j, rule: (np.log(2.0) + (j + 1) * (lx - np.log(2.0)),
                                                          (j + 1) * lx),
 })
@@ -232,9 +206,9 @@ def doubly_exponential(impl=None) -> Outcome:
 
 @check("DAE-ROUNDS", "numeric", "rounds-within-bounds", mutants={
     "no log term (x0 - 8/3, x0 + 0.2)": lambda x0, rule: (np.asarray(x0) - 8 / 3, np.asarray(x0) + 0.2),
-    "lower bound x0 + ln x0 (no constant)": lambda x0, rule: (P.rounds_bounds(x0, rule)[1] - np.log(2) + 0.5,
-                                                              P.rounds_bounds(x0, rule)[1]),
-    "clean collapses as slowly as renoise": lambda x0, rule: P.rounds_bounds(x0, "renoise"),
+    "lower bound x0 + ln x0 (no constant)": lambda x0, rule: (bounds.rounds_bounds(x0, rule)[1] - np.log(2) + 0.5,
+                                                              bounds.rounds_bounds(x0, rule)[1]),
+    "clean collapses as slowly as renoise": lambda x0, rule: bounds.rounds_bounds(x0, "renoise"),
 })
 def rounds(impl=None) -> Outcome:
     """N(x0) lies within the DAE-ROUNDS bounds for 300 x0 log-spaced in (1, 1e4] per rule and is scale invariant."""
@@ -265,23 +239,9 @@ def real_lower_bound(impl=None) -> Outcome:
 
 # --------------------------------------------------------------------------------------------- DAE-REAL-FIXED-POINT
 
-def _fixed_point_minus_root(lam, s2, a, rule="renoise"):
-    lam = np.atleast_1d(np.asarray(lam, dtype=float))
-    b = s2 - a * lam
-    mu = (-b - np.sqrt(b * b + 4 * a * a * lam * s2)) / (2 * a)
-    return np.abs(mu * mu / (mu + s2))
-
-
-def _fixed_point_discriminant_typo(lam, s2, a, rule="renoise"):
-    lam = np.atleast_1d(np.asarray(lam, dtype=float))
-    b = s2 - a * lam
-    mu = (-b + np.sqrt(b * b + 4 * a * lam * s2)) / (2 * a)
-    return mu * mu / (mu + s2)
-
-
 @check("DAE-REAL-FIXED-POINT", "numeric", "closed-form-vs-iteration-and-brentq", mutants={
-    "minus sign before the square root": _fixed_point_minus_root,
-    "4 alpha lambda sigma2 in the discriminant": _fixed_point_discriminant_typo,
+    "minus sign before the square root": wrong.fixed_point_minus_root,
+    "4 alpha lambda sigma2 in the discriminant": wrong.fixed_point_discriminant_typo,
     "training moment mu_inf reported as lambda_inf": lambda lam, s2, a, rule="renoise":
         recursion.fixed_point_training_moment(lam, s2, a, rule),
 })
@@ -300,7 +260,7 @@ def real_fixed_point(impl=None) -> Outcome:
 
 
 @check("DAE-REAL-FIXED-POINT", "numeric", "math-md-check-value", mutants={
-    "4 alpha lambda sigma2 in the discriminant": _fixed_point_discriminant_typo,
+    "4 alpha lambda sigma2 in the discriminant": wrong.fixed_point_discriminant_typo,
     "sigma instead of sigma2": lambda lam, s2, a, rule="renoise": recursion.fixed_point(lam, np.sqrt(s2), a),
 })
 def math_md_check_value(impl=None) -> Outcome:

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import optimize
 
 from ...theory.dae import linear as linear_dae, recursion
+from ...theory.dae.bounds import doubly_exponential_log_bounds, rounds_bounds
 from ..registry import Outcome
 
 EPS = np.finfo(float).eps
@@ -280,17 +281,9 @@ def property_collapse_to_zero(eigenvalues: np.ndarray, sigma2: float, rule: str,
                               "max_tail_ratio": float(ratios.max()) if ratios.size else 0.0})
 
 
-def doubly_exponential_log_bounds(log_x, j, rule: str):
-    """log of the DAE-DOUBLY-EXP bounds after j more rounds from x (x <= 1):
-    renoise: [log 2 + 2^j log(x/2), 2^j log x]; clean: [log 2 + 3^j log(x/2), 3^j log x]
-    (y = x/2 satisfies y' >= y^2, resp. y' >= y^3, because x' >= x^2/2, resp. x' >= x^3/4, on [0, 1])."""
-    base = 2.0 if rule == "renoise" else 3.0
-    return np.log(2.0) + base ** j * (log_x - np.log(2.0)), base ** j * log_x
-
-
 def property_doubly_exponential(x0: float, rule: str, impl=None) -> Outcome:
     """From the first round K with x_K <= 1, the iterates x_{K+j} stay between the bounds of ``impl`` (default
-    :func:`doubly_exponential_log_bounds`), compared in logs while x > 1e-280; slack 16 (j+1) eps in the log
+    :func:`~collapse_theory.theory.dae.bounds.doubly_exponential_log_bounds`), compared in logs while x > 1e-280; slack 16 (j+1) eps in the log
     of each factor (|log| is at most 700, so an absolute 1e-9 covers it)."""
     bounds = impl or doubly_exponential_log_bounds
     x = x0
@@ -305,15 +298,6 @@ def property_doubly_exponential(x0: float, rule: str, impl=None) -> Outcome:
         x = float(recursion.collapse_map(x, rule))
         j += 1
     return Outcome(bool(ok and j >= 2), {"x_K": x_K, "rounds_checked": j, "worst_log_violation": float(worst)})
-
-
-def rounds_bounds(x0, rule: str):
-    """DAE-ROUNDS bounds for x0 > 1: renoise [x0 + ln x0 - 8/3, x0 + ln x0 + ln 2 - 1/2];
-    clean [(x0 - 1)/2, 4 (x0 - 1)/3 + 1]."""
-    x0 = np.asarray(x0, dtype=float)
-    if rule == "renoise":
-        return recursion.rounds_to_collapse_bounds(x0)
-    return (x0 - 1) / 2, 4 * (x0 - 1) / 3 + 1
 
 
 def property_rounds(x0: np.ndarray, rule: str, impl=None) -> Outcome:
