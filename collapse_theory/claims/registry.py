@@ -29,13 +29,15 @@ TIERS = ("symbolic", "numeric", "trained", "image")
 PROVENANCES = ("paper-claim", "toolkit-theorem", "observation")
 
 CATALOG_MODULES: list[str] = ["collapse_theory.claims.paper", "collapse_theory.claims.dae.catalog",
-                               "collapse_theory.claims.flow.catalog"]
+                               "collapse_theory.claims.flow.catalog", "collapse_theory.claims.laws.catalog"]
 """Modules that register claims (imported once, in order, before any check)."""
 
 CHECK_MODULES: dict[str, list[str]] = {
-    "symbolic": ["collapse_theory.claims.dae.symbolic", "collapse_theory.claims.flow.symbolic"],
+    "symbolic": ["collapse_theory.claims.dae.symbolic", "collapse_theory.claims.flow.symbolic",
+                 "collapse_theory.claims.laws.symbolic"],
     "numeric": ["collapse_theory.claims.dae.numeric", "collapse_theory.claims.dae.numeric_finite_sample",
-                "collapse_theory.claims.flow.numeric", "collapse_theory.claims.flow.numeric_paper"],
+                "collapse_theory.claims.flow.numeric", "collapse_theory.claims.flow.numeric_paper",
+                "collapse_theory.claims.laws.numeric"],
     "trained": ["collapse_theory.claims.flow.trained", "collapse_theory.claims.dae.trained",
                 "collapse_theory.claims.dae.trained_recursion", "collapse_theory.claims.dae.trained_collapse"],
     "image": ["collapse_theory.claims.flow.image"],

@@ -39,7 +39,7 @@ from typing import Sequence
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
 
-COMMAND_MODULES = ["verify", "report", "gaussian", "toy", "reflow", "train_dae", "dae"]
+COMMAND_MODULES = ["verify", "report", "gaussian", "toy", "reflow", "train_dae", "dae", "laws"]
 """Command-family modules of this package, imported in this order; each has ``register(subparsers)``."""
 
 

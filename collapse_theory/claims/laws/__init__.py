@@ -1,0 +1,1 @@
+"""The collapse laws family: catalog (claims), symbolic and numeric checks."""

@@ -1,0 +1,61 @@
+"""The collapse laws: exactly solvable self-consuming loops beyond the paper's DAE and flow (the third family).
+
+Each is a ``toolkit-theorem``: stated and proved here (symbolic tier: :mod:`collapse_theory.proofs.laws`,
+:mod:`collapse_theory.proofs.laws_mean`) and tested against Monte-Carlo of the literal procedure and independent
+oracles (numeric tier). "compare:" names the literature a reader can set the statement beside; the papers' theorem
+texts are not available here, so nothing is claimed about what they prove. Closed forms: collapse_theory/theory/laws/.
+"""
+
+from __future__ import annotations
+
+from ..registry import Claim, register_claim
+
+_NA = {"trained": "an exact finite-sample law of a closed-form estimator: nothing is trained",
+       "image": "an exact finite-sample law of a closed-form estimator: no image model is involved"}
+
+register_claim(Claim(
+    id="LAW-GAUSSIAN-REFIT",
+    title="Recursive Gaussian refitting: the mean of the variance stays, the variance collapses",
+    statement=("Round 0 is N(mu, sigma2); round n + 1 fits mean and variance to M >= 2 samples of round n with the "
+               "divisor D = M - 1 (unbiased) or M (mle). With k = M - 1 and c = sqrt(2/D) Gamma((k+1)/2)/Gamma(k/2): "
+               "E sigma2_n = sigma2 (k/D)^n (a martingale when unbiased; sigma2 (1 - 1/M)^n mle); "
+               "E log sigma2_n = log sigma2 + n [psi(k/2) + log(2/D)] (negative drift, so sigma_n -> 0 almost surely); "
+               "E sigma_n = sigma c^n with c < 1; E (mu_n - mu)^2 = (sigma2/M) sum_{j<n} (k/D)^j (n sigma2/M unbiased, "
+               "sigma2 (1 - (1 - 1/M)^n) mle); E W2^2(N(mu_n, sigma2_n), N(mu, sigma2)) = sigma2 [n/M + 2 - 2 c^n] "
+               "(unbiased; sigma2 [2 - 2 c^n] mle). In d dimensions (M >= d + 1): E tr Sigma_n = tr Sigma (k/D)^n, "
+               "E log det Sigma_n = log det Sigma + n sum_{i<=d} [psi((k - i + 1)/2) + log(2/D)], E det Sigma_n = det Sigma "
+               "(prod_{i<=d} (k - i + 1)/D)^n, E ||mu_n - mu||^2 = (tr Sigma/M) sum_{j<n} (k/D)^j. "
+               "Compare: Shumailov et al., arXiv 2305.17493."),
+    provenance="toolkit-theorem",
+    assumptions=("i.i.d. Gaussian samples each round from the previous fit", "sample mean and scatter independent "
+                 "(Cochran)", "W2 of 1-D Gaussians = sqrt((mu1 - mu2)^2 + (sigma1 - sigma2)^2)"),
+    figure="collapse-laws", no_check=dict(_NA),
+))
+
+register_claim(Claim(
+    id="LAW-WRIGHT-FISHER",
+    title="Categorical resampling (Wright-Fisher): fixation, loss probability and the real-data bound",
+    statement=("p_{m+1} = a c/n + (1 - a) p0 with c ~ Mult(n, p_m), p_0 = p0 the real distribution, real weight "
+               "w = 1 - a in [0, 1]. Pure resampling (w = 0): E ||p_m||^2 = 1 - (1 - 1/n)^m (1 - ||p0||^2), and a "
+               "symbol of count k out of n is eventually lost with probability 1 - k/n. With w > 0: E ||p_m - p0||^2 = "
+               "D_inf (1 - rho^m), rho = a^2 (1 - 1/n), D_inf = a^2 (1 - ||p0||^2)/(n - a^2 (n - 1)): bounded, and "
+               "E ||p_m||^2 = ||p0||^2 + E ||p_m - p0||^2. Compare: Seddik et al., arXiv 2404.05090; Suresh et al. 2025."),
+    provenance="toolkit-theorem",
+    assumptions=("n symbols drawn i.i.d. from the current distribution each round",),
+    figure="collapse-laws", no_check=dict(_NA),
+))
+
+register_claim(Claim(
+    id="LAW-REGRESSION-CHAIN",
+    title="Regression chains: replace grows linearly, accumulate stays below pi^2/6 of the real-data error",
+    statement=("A design X (T x d, rows i.i.d. N(0, Sigma), T > d + 1) is drawn once; w_0 = w*; round n >= 1 refits "
+               "least squares on labels y_n = X w_{n-1} + eps_n, eps_n ~ N(0, sigma2 I). Test error = E (x^T (w_n - w*))^2, "
+               "x ~ N(0, Sigma) (excess risk). Replace (only round n's data): E test error = n sigma2 d/(T - d - 1). "
+               "Accumulate (all rounds' data): E test error = sigma2 d/(T - d - 1) sum_{i<=n} 1/i^2 <= (pi^2/6) x the "
+               "round-1 (real-data) error. Given X both are sigma2 tr(Sigma (X^T X)^{-1}) times n resp. sum 1/i^2. "
+               "Compare: Dohmatob-Feng-Kempe, arXiv 2402.07712; Gerstgrasser et al., arXiv 2404.01413; Dey-Donoho, "
+               "arXiv 2410.22812."),
+    provenance="toolkit-theorem",
+    assumptions=("Gaussian label noise independent across rounds", "the same design every round"),
+    figure="collapse-laws", no_check=dict(_NA),
+))
