@@ -126,6 +126,29 @@ def check_data_matrix(data, name: str = "data") -> np.ndarray:
     return arr
 
 
+def check_seed(seed, name: str = "seed"):
+    """A non-negative integer seed, or None (fresh OS entropy: not reproducible)."""
+    if seed is None:
+        return None
+    return check_positive_int(seed, name, minimum=0)
+
+
+def check_scalar_sigma2(sigma2, name: str = "sigma2") -> float:
+    """One noise variance sigma2 > 0 (finite), as a float; a ValueError naming ``name`` for an array."""
+    s2 = check_sigma2(sigma2, name)
+    if s2.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {s2.shape}")
+    return float(s2)
+
+
+def check_single_psd_matrix(matrix, name: str = "second_moment") -> np.ndarray:
+    """One symmetric PSD (d, d) matrix (:func:`check_psd_matrix` without the leading batch axes)."""
+    S = check_psd_matrix(matrix, name)
+    if S.ndim != 2:
+        raise ValueError(f"{name} must be a single (d, d) matrix, got shape {S.shape}")
+    return S
+
+
 def _show(values: np.ndarray) -> str:
     flat = np.ravel(values)
     if flat.size == 1:

@@ -127,27 +127,10 @@ def test_clean_prediction_is_the_wiener_filter():
 
 @pytest.fixture(scope="module")
 def flow_checks():
-    """Register the flow claims and checks (until the registry imports them itself), and restore the registry's global
-    state afterwards so that the other test modules see the registry as it is configured."""
+    """The registered symbolic and numeric checks of the flow family (claims/flow/*)."""
     from collapse_theory.claims import registry
 
-    for tier in ("symbolic", "numeric"):  # load the configured tiers first: they belong to the saved state
-        registry.load_tier(tier)
-    saved_claims, saved_checks = dict(registry._CLAIMS), dict(registry._CHECKS)
-    from collapse_theory.claims.flow import (
-        catalog as catalog_flow,
-        numeric as flow_numeric_checks,
-        numeric_paper as flow_numeric_paper_checks,
-        symbolic as flow_symbolic_checks,
-    )  # noqa: F401
-
-    yield [c for c in registry._CHECKS.values()
-           if c.run.__module__ in ("collapse_theory.claims.flow.numeric", "collapse_theory.claims.flow.numeric_paper",
-                                  "collapse_theory.claims.flow.symbolic")]
-    registry._CLAIMS.clear()
-    registry._CLAIMS.update(saved_claims)
-    registry._CHECKS.clear()
-    registry._CHECKS.update(saved_checks)
+    return [c for c in registry.checks(["symbolic", "numeric"]) if c.run.__module__.startswith("collapse_theory.claims.flow.")]
 
 
 @pytest.mark.parametrize("tier", ["numeric", "symbolic"])

@@ -51,3 +51,19 @@ def test_fixed_point_errors():
         fixed_point([1.0], 0.1, 2.0)
     with pytest.raises(ValueError, match=r"^sigma2"):
         fixed_point([1.0], 0.0, 0.5)
+
+
+def test_seed_scalar_sigma2_and_single_matrix_name_the_argument():
+    import numpy as np
+
+    from collapse_theory.validation import check_scalar_sigma2, check_seed, check_single_psd_matrix
+
+    assert check_seed(None) is None and check_seed(3) == 3
+    with pytest.raises(ValueError, match="my_seed"):
+        check_seed(-1, "my_seed")
+    assert check_scalar_sigma2(0.5) == 0.5
+    with pytest.raises(ValueError, match="noise must be a scalar"):
+        check_scalar_sigma2([0.1, 0.2], "noise")
+    assert check_single_psd_matrix(np.eye(2)).shape == (2, 2)
+    with pytest.raises(ValueError, match="S must be a single"):
+        check_single_psd_matrix(np.stack([np.eye(2)] * 3), "S")

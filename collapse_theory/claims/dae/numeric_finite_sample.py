@@ -297,10 +297,7 @@ def log_moment_drift_reversal(impl=None) -> Outcome:
 
 
 def registered_checks():
-    """The :class:`~collapse_theory.claims.registry.Check` objects this module registered."""
-    from ..registry import _CHECKS
+    """The :class:`~collapse_theory.claims.registry.Check` objects this module registered (registry order)."""
+    from ..registry import checks
 
-    names = {"one-step-conditional-mean", "multi-round-agreement", "log-moment-drift-sign",
-             "log-moment-drift-reverses-after-collapse"}
-    return [c for c in _CHECKS.values() if c.tier == "numeric" and c.name in names
-            and c.claim_id in ("DAE-FINITE-SAMPLE", "DAE-LOG-DRIFT")]
+    return [c for c in checks(["numeric"], ["DAE-FINITE-SAMPLE", "DAE-LOG-DRIFT"]) if c.run.__module__ == __name__]

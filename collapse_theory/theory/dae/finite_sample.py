@@ -63,10 +63,11 @@ from ...validation import (
     check_choice,
     check_fraction,
     check_positive_int,
-    check_psd_matrix,
     check_regime,
     check_rule,
-    check_sigma2,
+    check_scalar_sigma2,
+    check_seed,
+    check_single_psd_matrix,
 )
 
 DISTRIBUTIONS = ("gaussian", "mixture", "student-t")
@@ -85,27 +86,6 @@ STUDENT_DOF = 5
 def check_distribution(distribution, name: str = "distribution") -> str:
     """One of :data:`DISTRIBUTIONS` (or an alias)."""
     return check_choice(distribution, DISTRIBUTIONS, name, DISTRIBUTION_ALIASES)
-
-
-def _check_seed(seed, name: str = "seed"):
-    """A non-negative integer, or None (fresh OS entropy: not reproducible)."""
-    if seed is None:
-        return None
-    return check_positive_int(seed, name, minimum=0)
-
-
-def _check_matrix(second_moment) -> np.ndarray:
-    S = check_psd_matrix(second_moment, "second_moment")
-    if S.ndim != 2:
-        raise ValueError(f"second_moment must be a single (d, d) matrix, got shape {S.shape}")
-    return S
-
-
-def _check_scalar_sigma2(sigma2) -> float:
-    s2 = check_sigma2(sigma2)
-    if s2.ndim != 0:
-        raise ValueError(f"sigma2 must be a scalar, got shape {s2.shape}")
-    return float(s2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,10 +120,10 @@ def sample_data(second_moment, n_samples: int, distribution: str = "gaussian", r
 
     ``distribution`` is ``gaussian``, ``mixture`` or ``student-t`` (module docstring); ``seed`` an int, None or
     a :class:`numpy.random.Generator` (used as is)."""
-    S = _check_matrix(second_moment)
+    S = check_single_psd_matrix(second_moment)
     n = check_positive_int(n_samples, "n_samples")
     dist = check_distribution(distribution)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(_check_seed(seed))
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_seed(seed))
     shape = (n, S.shape[0])
     if replicates is not None:
         shape = (check_positive_int(replicates, "replicates"),) + shape
@@ -292,14 +272,14 @@ def generate_from_training_set(training_set, sigma2, rule: str = "renoise", n_sa
     T = np.asarray(training_set, dtype=np.float64)
     if T.ndim != 2 or T.shape[0] < 2 or T.shape[1] < 1 or not np.all(np.isfinite(T)):
         raise ValueError(f"training_set must be a finite (N, d) array with N >= 2, got shape {T.shape}")
-    s2 = _check_scalar_sigma2(sigma2)
+    s2 = check_scalar_sigma2(sigma2)
     rule = check_rule(rule)
     N, d = T.shape
     n = N if n_samples is None else check_positive_int(n_samples, "n_samples", minimum=2)
     if n > N:
         raise ValueError(f"n_samples must be <= the training set size {N}, got {n}")
     R = check_positive_int(replicates, "replicates", minimum=2)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
     S_train = empirical_second_moment(T[None])
     W, _ = _wiener(S_train, s2)
@@ -390,8 +370,8 @@ def simulate_dae_recursion_mc(second_moment, sigma2, real_fraction=0.0, rounds: 
     noise_draws    None: W_k = W*(S_hat~_k) exactly; m >= 1: least-squares DAE on m noisy copies per point
 
     Memory is O(R n d) (accumulate: O(R n d (rounds + 1)) for the pool). Loop over rounds only."""
-    S_star = _check_matrix(second_moment)
-    s2 = _check_scalar_sigma2(sigma2)
+    S_star = check_single_psd_matrix(second_moment)
+    s2 = check_scalar_sigma2(sigma2)
     alpha_arr = check_fraction(real_fraction)
     if alpha_arr.ndim != 0:
         raise ValueError(f"real_fraction must be a scalar, got shape {alpha_arr.shape}")
@@ -402,7 +382,7 @@ def simulate_dae_recursion_mc(second_moment, sigma2, real_fraction=0.0, rounds: 
     n = check_positive_int(n_samples, "n_samples", minimum=2)
     R = check_positive_int(replicates, "replicates", minimum=2)
     dist = check_distribution(distribution)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     m_draws = None if noise_draws is None else check_positive_int(noise_draws, "noise_draws")
     if regime in ("replace", "accumulate") and alpha != 0:
         raise ValueError(f"real_fraction must be 0 (or omitted) for regime {regime!r}; "
