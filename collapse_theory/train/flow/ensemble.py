@@ -68,8 +68,20 @@ class StackedModels:
                  buffers: dict | None = None) -> torch.Tensor:
         """v[s] = v_{theta_s}(x[s], t[s]) for x (S, n, ...) and t (S, n); ``params`` default to :attr:`params`."""
         params = self.params if params is None else params
-        buffers = self.buffers if buffers is None else buffers
+        if buffers is None:
+            buffers = self.buffers
+            n = next(iter(params.values())).shape[0]
+            if buffers and n != self.size:   # a subset of members (select_members): their buffers
+                buffers = self.shared_buffers(n)
         return self._vmapped(params, buffers, x, t)
+
+    def shared_buffers(self, n: int) -> dict[str, torch.Tensor]:
+        """Member 0's buffers repeated n times; ValueError unless every member holds the same buffers."""
+        for k, v in self.buffers.items():
+            if not bool((v == v[:1]).all()):
+                raise ValueError(f"params of a subset of members need their buffers (buffer {k} differs between "
+                                 f"members); pass buffers")
+        return {k: v[:1].expand((n,) + tuple(v.shape[1:])) for k, v in self.buffers.items()}
 
     def detached(self, params: dict | None = None) -> dict[str, torch.Tensor]:
         """A detached copy of ``params`` (default: the live parameters)."""
