@@ -83,6 +83,12 @@ def test_simulators_are_deterministic_given_a_seed():
     ("regression-chain", {"mode": "mix"}, "mode"),
     ("regression-chain", {"sigma2": float("nan")}, "sigma2"),
     ("gaussian-refit", {"beta": 2}, "beta"),
+    ("fixed-real-ratio", {"ratio": -0.5}, "ratio"),
+    ("fixed-real-ratio", {"n": 3, "ratio": 0.5}, "ratio"),
+    ("fresh-data", {"n_real": 0}, "n_real"),
+    ("fresh-data", {"bias": 3.0, "n_real": 1, "n_synth": 1}, "bias"),
+    ("optimal-weight", {"weight": 0.0}, "weight"),
+    ("optimal-weight", {"n_synth": 0}, "n_synth"),
 ])
 def test_bad_parameters_raise_naming_the_parameter(name, params, word):
     with pytest.raises(ValueError) as info:
@@ -166,3 +172,14 @@ def test_law_json_is_strict_and_csv_tidy(capsys, tmp_path):
     assert (tmp_path / "wf.json.manifest.json").exists()
     code, out, _ = run(capsys, "law", "gaussian-refit", "--rounds", "2")
     assert code == 0 and "E_w2_squared" in out
+
+
+def test_mean_laws_fixed_points_and_golden_weight():
+    from collapse_theory.theory.laws import mean_estimation as me
+
+    dev = me.fixed_real_ratio_closed_form(400, 8, 1.5, 2.0)["E_sq_dev_from_real_mean"]
+    assert np.isclose(dev[-1], 1.5 * 2.0 / (8 * (1 + 2 * 1.5)), rtol=1e-12)
+    fresh = me.fresh_data_closed_form(400, 3, 9, 1.0, 1.0)["E_sq_error"]
+    assert np.isclose(fresh[-1], 12 / (3 * (3 + 18)), rtol=1e-12)
+    assert np.isclose(me.optimal_real_weight(7, 7), (np.sqrt(5) - 1) / 2, rtol=1e-15)
+    assert run_law("optimal-weight", 2)["params"]["weight"] == pytest.approx((np.sqrt(5) - 1) / 2)

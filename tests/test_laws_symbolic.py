@@ -59,3 +59,17 @@ def test_regression_chain_flips_fail():
     assert "factor_start_accumulate" in failed(r)
     r = L.prove_regression_chain({"E_test_error": lambda n, T, d, s2, mode: s2 * d / (T - d + 1) * n})
     assert "test_error_formula" in failed(r)
+
+
+def test_mean_law_flips_fail():
+    from collapse_theory.proofs import laws_mean as LM
+
+    assert LM.prove_fixed_real_ratio()["proved"] and LM.prove_fresh_data()["proved"] and LM.prove_optimal_weight()["proved"]
+    r = LM.prove_fixed_real_ratio({"stationary": lambda lam, n, s2: lam * s2 / (n * (1 - 2 * lam))})
+    assert "stationary_fixed_point" in failed(r) and "population_jacobian" not in failed(r)
+    r = LM.prove_fixed_real_ratio({"jacobian": lambda lam: -lam / (1 + lam)})
+    assert {"population_jacobian", "jacobian_nonnegative"} <= failed(r)
+    r = LM.prove_fresh_data({"var_fixed_point": lambda w, b, s2: (1 + w) * s2 / (1 - w * b)})
+    assert failed(r) == {"variance_fixed_point"}
+    r = LM.prove_optimal_weight({"optimal": lambda r: (sp.sqrt(r * (r + 4)) - r) / 3})
+    assert "derivative_vanishes_at_optimum" in failed(r) and "stationary_fixed_point" not in failed(r)

@@ -37,7 +37,7 @@ CHECK_MODULES: dict[str, list[str]] = {
                  "collapse_theory.claims.laws.symbolic"],
     "numeric": ["collapse_theory.claims.dae.numeric", "collapse_theory.claims.dae.numeric_finite_sample",
                 "collapse_theory.claims.flow.numeric", "collapse_theory.claims.flow.numeric_paper",
-                "collapse_theory.claims.laws.numeric"],
+                "collapse_theory.claims.laws.numeric", "collapse_theory.claims.laws.numeric_mean"],
     "trained": ["collapse_theory.claims.flow.trained", "collapse_theory.claims.dae.trained",
                 "collapse_theory.claims.dae.trained_recursion", "collapse_theory.claims.dae.trained_collapse"],
     "image": ["collapse_theory.claims.flow.image"],

@@ -59,3 +59,45 @@ register_claim(Claim(
     assumptions=("Gaussian label noise independent across rounds", "the same design every round"),
     figure="collapse-laws", no_check=dict(_NA),
 ))
+
+register_claim(Claim(
+    id="LAW-FIXED-REAL-RATIO",
+    title="Fixed real data at synthetic-to-real ratio lambda: a stationary variance, a contraction for every lambda",
+    statement=("Gaussian mean with known sigma2: n real samples drawn once (round 0 fits their mean xbar); round t + 1 "
+               "fits the mean of the n real samples and lambda n samples from N(mu_t, sigma2). Then "
+               "E (mu_t - xbar)^2 = lambda sigma2/(n (1 + 2 lambda)) (1 - (lambda/(1 + lambda))^(2t)) -> the stationary "
+               "variance lambda sigma2/(n (1 + 2 lambda)), and E (mu_t - mu*)^2 = sigma2/n + E (mu_t - xbar)^2 "
+               "(bounded for every lambda >= 0). The population map mu -> (mu* + lambda mu)/(1 + lambda) has Jacobian "
+               "lambda/(1 + lambda) < 1 for every finite lambda (in this realizable case a contraction without the "
+               "sufficient condition lambda < 1). Compare: Bertrand et al., arXiv 2310.00429."),
+    provenance="toolkit-theorem",
+    assumptions=("known variance; lambda n an integer (the synthetic sample size)",),
+    figure="collapse-laws", no_check=dict(_NA),
+))
+
+register_claim(Claim(
+    id="LAW-FRESH-DATA",
+    title="Fresh real data each round: a finite error floor; biased sampling shrinks the variance to (1 - w)/(1 - wb)",
+    statement=("Round t + 1 fits mean and variance to n_r fresh real samples of N(mu*, sigma2) and n_s samples of "
+               "N(mu_t, b v_t) (sampling bias b > 0), variances about the known centres; w = n_s/(n_r + n_s), w b < 1. "
+               "Exactly: E v_{t+1} = (1 - w) sigma2 + w b E v_t, so E v_t -> (1 - w) sigma2/(1 - w b) (the covariance "
+               "fixed point (1 - w) Sigma/(1 - w b) in one dimension); E (mu_{t+1} - mu*)^2 = w^2 E (mu_t - mu*)^2 + "
+               "(n_r sigma2 + n_s b E v_t)/N^2, whose limit at b = 1 is Var_inf = sigma2 (n_r + n_s)/(n_r (n_r + 2 n_s)). "
+               "Compare: Alemohammad et al., arXiv 2307.01850."),
+    provenance="toolkit-theorem",
+    assumptions=("Gaussian samples; the variance is fitted about the known centres (mu* for real, mu_t for synthetic)",),
+    figure="collapse-laws", no_check=dict(_NA),
+))
+
+register_claim(Claim(
+    id="LAW-OPTIMAL-WEIGHT",
+    title="The optimal real-data weight is (sqrt(r(r + 4)) - r)/2: 1/phi when real and synthetic counts are equal",
+    statement=("With n_r fresh real and n_s synthetic samples (from N(mu_t, sigma2)) per round and the weighted fit "
+               "mu_{t+1} = w xbar + (1 - w) ybar, E (mu_t - mu*)^2 = V_inf + (1 - w)^(2t) (sigma2/n_r - V_inf) with "
+               "V_inf(w) = sigma2 (w^2/n_r + (1 - w)^2/n_s)/(1 - (1 - w)^2), uniquely minimised over (0, 1] at "
+               "w* = (sqrt(r (r + 4)) - r)/2, r = n_r/n_s; w* = 1/phi = 0.618... when n_r = n_s (the count-proportional "
+               "weight 1/2 of LAW-FRESH-DATA is worse). Compare: He-Xu-Cheng, arXiv 2502.18049."),
+    provenance="toolkit-theorem",
+    assumptions=("known variance; fresh real samples each round",),
+    figure="collapse-laws", no_check=dict(_NA),
+))

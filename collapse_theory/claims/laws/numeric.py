@@ -1,6 +1,6 @@
 """Numeric-tier checks of laws 1-3 (LAW-GAUSSIAN-REFIT, LAW-WRIGHT-FISHER, LAW-REGRESSION-CHAIN): the numpy closed
 forms users call (``impl``; ``None`` = the toolkit's) against Monte-Carlo of the literal procedure and against
-independent oracles (scipy.stats distributions, exact enumeration). Laws 4-8: :mod:`.numeric_mean`.
+independent oracles (scipy.stats distributions, exact enumeration). Laws 4-6: :mod:`.numeric_mean`; laws 7-8: :mod:`.numeric_tails`.
 
 Monte-Carlo comparisons: replicate z-scores z = (mean - closed form)/(std(ddof=1)/sqrt(R)) at every random round
 (round 0 is the real law itself and is compared exactly), held to ``z_limit(m, R)`` for the m comparisons of the
@@ -23,21 +23,22 @@ from ...theory.laws import gaussian as lg, regression as lr, wright_fisher as lw
 from ..registry import Outcome, check
 
 
-def mc_agreement(pairs, replicates: int) -> dict:
-    """pairs: [(label, closed form {q: (N+1,)}, samples {q: (R, N+1)})]. Compares rounds >= 1 of every quantity;
-    round 0 must agree exactly (to 1e-12 relative: float rounding of the same number). Returns evidence with
-    'passed'."""
+def mc_agreement(pairs, replicates: int, exact_rounds: int = 1) -> dict:
+    """pairs: [(label, closed form {q: (N+1,)}, samples {q: (R, N+1)})]. Compares rounds >= ``exact_rounds`` of every
+    quantity by z-scores; the first ``exact_rounds`` rounds (the real law itself, not random) must agree exactly (to
+    1e-12 relative: float rounding of the same number). Returns evidence with 'passed'."""
     zs, worst_start = [], 0.0
     per_label = {}
     for label, closed, samples in pairs:
         worst_here = 0.0
         for q, draws in samples.items():
             expected = np.asarray(closed[q], dtype=float)
-            z = z_scores(draws[:, 1:], expected[1:])
+            z = z_scores(draws[:, exact_rounds:], expected[exact_rounds:])
             zs.append(np.ravel(z))
             worst_here = max(worst_here, float(np.max(np.abs(np.nan_to_num(z, nan=np.inf)))))
-            start = np.abs(draws[:, 0] - expected[0]).max() / max(1.0, abs(expected[0]))
-            worst_start = max(worst_start, float(start))
+            for r in range(exact_rounds):
+                start = np.abs(draws[:, r] - expected[r]).max() / max(1.0, abs(expected[r]))
+                worst_start = max(worst_start, float(start))
         per_label[label] = worst_here
     z = np.concatenate(zs)
     m = z.size

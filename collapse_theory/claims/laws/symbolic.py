@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ...proofs import laws as L
+from ...proofs import laws as L, laws_mean as LM
 from ..proved import proof_outcome as outcome
 from ..registry import check
 
@@ -85,3 +85,43 @@ def regression_chain(impl):
     """OLS unbiasedness and covariance on a symbolic design; the accumulate fit averages the labels, so
     e_n = e_{n-1} + u_n/n; the factors n and sum 1/i^2 (-> pi^2/6); E 1/chi2_{T-d+1} = 1/(T - d - 1)."""
     return outcome(L.prove_regression_chain(impl))
+
+
+@check("LAW-FIXED-REAL-RATIO", "symbolic", "ratio-laws", mutants={
+    "stationary variance lambda sigma2/(n (1 + lambda))":
+        {"stationary": lambda lam, n, s2: lam * s2 / (n * (1 + lam))},
+    "deviation with rate a instead of a^2":
+        {"deviation": lambda t, lam, n, s2: lam * s2 / (n * (1 + 2 * lam)) * (1 - (lam / (1 + lam)) ** t)},
+    "Jacobian 1/(1 + lambda)": {"jacobian": lambda lam: 1 / (1 + lam)},
+    "Jacobian lambda (contraction only for lambda < 1)": {"jacobian": lambda lam: lam},
+})
+def fixed_real_ratio(impl):
+    """The refit decomposition, the deviation recursion and its stationary limit lambda sigma2/(n (1 + 2 lambda)),
+    and the population Jacobian lambda/(1 + lambda) in [0, 1)."""
+    return outcome(LM.prove_fixed_real_ratio(impl))
+
+
+@check("LAW-FRESH-DATA", "symbolic", "fresh-data-laws", mutants={
+    "variance fixed point (1 - w) sigma2/(1 - b)": {"var_fixed_point": lambda w, b, s2: (1 - w) * s2 / (1 - b)},
+    "variance fixed point sigma2/(1 - w b)": {"var_fixed_point": lambda w, b, s2: s2 / (1 - w * b)},
+    "Var_inf sigma2 (n_r + n_s)/(n_r (n_r + n_s))":
+        {"mean_error_limit_b1": lambda nr, ns, s2: s2 * (nr + ns) / (nr * (nr + ns))},
+    "Var_inf sigma2/n_r": {"mean_error_limit_b1": lambda nr, ns, s2: s2 / nr},
+})
+def fresh_data(impl):
+    """E[v' | past] = (1 - w) sigma2 + w b v and its fixed point; the mean-error recursion from three uncorrelated
+    terms; its b = 1 fixed point sigma2 (n_r + n_s)/(n_r (n_r + 2 n_s))."""
+    return outcome(LM.prove_fresh_data(impl))
+
+
+@check("LAW-OPTIMAL-WEIGHT", "symbolic", "optimal-weight-laws", mutants={
+    "w* = (sqrt(r (r + 4)) + r)/2": {"optimal": lambda r: (sp.sqrt(r * (r + 4)) + r) / 2},
+    "w* = r/(1 + r) (count-proportional)": {"optimal": lambda r: r / (1 + r)},
+    "w* = (sqrt(r (r + 2)) - r)/2": {"optimal": lambda r: (sp.sqrt(r * (r + 2)) - r) / 2},
+    "stationary variance without the (1 - w)^2 in the denominator":
+        {"stationary": lambda w, nr, ns, s2: s2 * (w ** 2 / nr + (1 - w) ** 2 / ns) / w},
+})
+def optimal_weight(impl):
+    """V_inf(w) is the fixed point of the weighted recursion; dV_inf/dw = q (w^2 + r w - r) with q > 0, vanishing at
+    w*; 0 < w* < 1 (rationalised); w* = (sqrt 5 - 1)/2 at r = 1 and it beats the count weight 1/2."""
+    return outcome(LM.prove_optimal_weight(impl))
