@@ -45,6 +45,8 @@ from .plotting import (  # noqa: E402
     toy_reflow as toy_figures,
 )
 from .plotting.style import save_figure  # noqa: E402
+from .experiments import reflow_decisions as reflow_decisions_data  # noqa: E402
+from .plotting import reflow_decisions as reflow_decisions_figures  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,10 @@ FIGURES: dict[str, FigureSpec] = {spec.figure_id: spec for spec in (
     FigureSpec("image-reflow-samples", "image Reflow vs RA: 64-sample grids at round 0 (1-RF) and the last round",
                image_reflow_figures.samples_frame, image_figures.plot_samples, ("C-RF", "C-RA"),
                f"{_IMG}.samples_frame", image_reflow_figures.SmokeFigure(), image_reflow_figures.QUICK_FIGURE),
+    FigureSpec("image-reflow-decisions", "image tier: Reflow vs RA, FD per round at NFE 1 and 16, per seed and mean",
+               reflow_decisions_data.decisions_frame, reflow_decisions_figures.plot_reflow_decisions,
+               ("C-RF", "C-RA"), "collapse_theory.experiments.reflow_decisions.decisions_frame",
+               reflow_decisions_data.DecisionsFigure()),
 )}
 
 MANIFEST_COLUMNS = ["figure_id", "title", "png", "pdf", "data_file", "data_command", "claims"]

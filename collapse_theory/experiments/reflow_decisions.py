@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -114,8 +115,26 @@ def decisions_table(frame: pd.DataFrame) -> pd.DataFrame:
     return out[FIGURE_COLUMNS]
 
 
-def decisions_frame(folder: str | Path = RESULTS_DIR) -> pd.DataFrame:
+@dataclass(frozen=True)
+class DecisionsFigure:
+    """Parameters of the figure ``image-reflow-decisions`` (drawn from a finished run's files; no training)."""
+
+    results_dir: str = field(default="", metadata={
+        "help": "folder holding image-reflow-decisions.csv ('' = the committed docs/results/image_reflow_decisions)"})
+
+    def validated(self) -> "DecisionsFigure":
+        if not isinstance(self.results_dir, str):
+            raise ValueError(f"results_dir must be a folder path, got {self.results_dir!r}")
+        return self
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.results_dir) if self.results_dir else RESULTS_DIR
+
+
+def decisions_frame(params: DecisionsFigure | None = None) -> pd.DataFrame:
     """Figure data of ``image-reflow-decisions`` from the committed run (no training); its manifest is the run's."""
+    folder = (params or DecisionsFigure()).validated().folder
     frame = read_results(folder)
     table = decisions_table(frame)
     side = Path(folder) / (RESULTS_FILE + ".manifest.json")

@@ -29,8 +29,9 @@ test is the most powerful test then and can reach p <= 0.01/3 with 8 seeds, whic
 reversed difference, no log), equals an independent recomputation from the raw rows to 1e-9 relative; (2) the
 decision machinery behaves on two controls built from the measured spread: the null control (the per-seed values
 moved to mean = margin, same spread) comes out ``inconclusive`` and the planted control (mean = margin + the
-protocol's detectable effect at power 0.8 for the measured sd, :func:`collapse_theory.stats.decisions.detectable_effect`)
-``confirmed``. The claim's decision is the protocol applied to the measured values, reported as it came out.
+protocol's detectable effect at power 0.8 for the measured sd,
+:func:`collapse_theory.stats.decisions.detectable_effect`) ``confirmed``. The claim's decision is the protocol
+applied to the measured values, reported as it came out.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def ci_config():
     from ...train.image.ensemble_reflow import EnsembleReflowConfig
 
     return EnsembleReflowConfig(seeds=(0, 1), methods=("reflow", "ra"), once=(("ora", 0), ("oras", 0)), rounds=2,
-                                round0_steps=30, steps=12, warmup_steps=5, n_pairs=96, gen_steps=4, n_eval=96, n_train=128,
-                                regen_every=6)
+                                round0_steps=30, steps=12, warmup_steps=5, n_pairs=96, gen_steps=4, n_eval=96,
+                                n_train=128, regen_every=6)
 
 
 _OVERRIDE: list = []
@@ -257,17 +258,17 @@ def _decision_check(key: str, impl) -> Outcome:
 
 
 # wrong statistics a user could plausibly compute (each differs from the reference on any real run)
-_SLOPE_MUTANTS = {
+SLOPE_MUTANTS = {
     "slope at 1 Euler step": lambda f, s: reflow_slopes(f, s, nfe=1),
     "slope of RA instead of Reflow": lambda f, s: reflow_slopes(f, s, method="ra"),
     "slope including the 1-RF round 0": lambda f, s: _slope_from_zero(f, s),
 }
-_DIFF_MUTANTS = {
+DIFF_MUTANTS = {
     "RA minus Reflow": lambda f, s: last_round_difference(f, s, first="ra", second="reflow"),
     "at 1 Euler step": lambda f, s: last_round_difference(f, s, nfe=1),
     "one round early": lambda f, s: _difference_round(f, s, -1),
 }
-_FEWSTEP_MUTANTS = {
+FEWSTEP_MUTANTS = {
     "ratio without log": lambda f, s: np.exp(fewstep_log_ratio(f, s)),
     "at 16 Euler steps": lambda f, s: fewstep_log_ratio(f, s, nfe=16),
     "Reflow instead of RA": lambda f, s: fewstep_log_ratio(f, s, method="reflow"),
@@ -288,19 +289,19 @@ def _difference_round(frame, seeds, shift: int) -> np.ndarray:
     return a.loc[list(seeds), k].to_numpy(float) - b.loc[list(seeds), k].to_numpy(float)
 
 
-@check("C-RF", TIER, "reflow-fd16-slope", mutants=_SLOPE_MUTANTS)
+@check("C-RF", TIER, "reflow-fd16-slope", mutants=SLOPE_MUTANTS)
 def reflow_fd16_slope(impl=None) -> Outcome:
     """C-RF on images: the pre-registered paired t test of Reflow's per-seed FD16 slope over rounds 1..K > 0."""
     return _decision_check("reflow-slope", impl)
 
 
-@check("C-RA", TIER, "reflow-minus-ra-fd16", mutants=_DIFF_MUTANTS)
+@check("C-RA", TIER, "reflow-minus-ra-fd16", mutants=DIFF_MUTANTS)
 def reflow_minus_ra_fd16(impl=None) -> Outcome:
     """C-RA on images: the pre-registered paired t test of FD16(Reflow, K) - FD16(RA, K) > 0."""
     return _decision_check("reflow-minus-ra", impl)
 
 
-@check("C-RA", TIER, "ra-fewstep-vs-1rf", mutants=_FEWSTEP_MUTANTS)
+@check("C-RA", TIER, "ra-fewstep-vs-1rf", mutants=FEWSTEP_MUTANTS)
 def ra_fewstep_vs_1rf(impl=None) -> Outcome:
     """C-RA on images: the pre-registered paired t test of log FD1(1-RF) - log FD1(RA, K) > log 4."""
     return _decision_check("ra-fewstep", impl)
