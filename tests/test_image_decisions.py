@@ -148,3 +148,27 @@ def test_bad_config_names_the_field():
         run_ensemble_reflow(_tiny(seeds=()))
     with pytest.raises(ValueError, match="once"):
         run_ensemble_reflow(_tiny(seeds=(0,), once=(("ora", 5),)))
+
+
+def test_figure_data_and_plot_from_a_results_folder(tmp_path):
+    """The figure's table (per-seed lines, mean with its t interval, ORA/ORAS once, the floor) and its plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from collapse_theory.experiments.reflow_decisions import DecisionsFigure, decisions_frame
+    from collapse_theory.plotting.reflow_decisions import plot_reflow_decisions
+
+    frame = _synthetic_frame(seeds=range(3)).assign(n_samples=297)
+    extra = frame[(frame["method"] == "ra") & (frame["seed"] == 0)].assign(method="oras")
+    pd.concat([frame, extra]).to_csv(tmp_path / "image-reflow-decisions.csv", index=False)
+    table = decisions_frame(DecisionsFigure(results_dir=str(tmp_path)))
+    mean = table[(table["kind"] == "mean") & (table["method"] == "reflow") & (table["nfe"] == 16)]
+    seeds = table[(table["kind"] == "seed") & (table["method"] == "reflow") & (table["nfe"] == 16)]
+    assert len(mean) == 4 and (mean["n_seeds"] == 3).all() and (mean["ci_low"] < mean["value"]).all()
+    assert np.allclose(mean.sort_values("round")["value"], seeds.groupby("round")["value"].mean())
+    assert set(table[table["kind"] == "once"]["method"]) == {"oras"}
+    assert (table[table["kind"] == "floor"]["value"] == 1.0).all()
+    fig = plot_reflow_decisions(table)
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="results_dir"):
+        decisions_frame(DecisionsFigure(results_dir=str(tmp_path / "missing")))

@@ -81,7 +81,7 @@ def read_results(folder: str | Path = RESULTS_DIR) -> pd.DataFrame:
     """The committed tidy results frame."""
     path = Path(folder) / RESULTS_FILE
     if not path.is_file():
-        raise ValueError(f"folder must hold {RESULTS_FILE} (run python -m {MODULE}), got {str(folder)!r}")
+        raise ValueError(f"results_dir must hold {RESULTS_FILE} (run python -m {MODULE}), got {str(folder)!r}")
     return pd.read_csv(path)
 
 
