@@ -63,11 +63,15 @@ def check_eigenvalues(eigenvalues, name: str = "eigenvalues") -> np.ndarray:
     return arr
 
 
-def check_psd_matrix(matrix, name: str = "second_moment", *, rtol: float = 1e-10) -> np.ndarray:
+def check_psd_matrix(matrix, name: str = "second_moment", *, rtol: float = 1e-10,
+                     clip: bool = False) -> np.ndarray:
     """A symmetric positive semi-definite matrix (or a stack of them on the leading axes).
 
     Symmetry is checked to ``rtol`` relative to the largest entry; PSD-ness to ``-rtol * ||S||_op``
-    (float rounding of an exactly PSD matrix gives eigenvalues of that size)."""
+    (float rounding of an exactly PSD matrix gives eigenvalues of that size). ``clip=True``: the tolerated
+    negative eigenvalues are set to 0, i.e. the symmetric part S = V diag(l) V^T is returned as
+    V diag(max(l, 0)) V^T whenever some l < 0 (unchanged otherwise), so that e.g. S (S + sigma2 I)^-1 has
+    eigenvalues in [0, 1) however small sigma2 is."""
     arr = as_float_array(matrix, name)
     if arr.ndim < 2 or arr.shape[-1] != arr.shape[-2]:
         raise ValueError(f"{name} must be a square matrix (shape (..., d, d)), got shape {arr.shape}")
@@ -79,6 +83,10 @@ def check_psd_matrix(matrix, name: str = "second_moment", *, rtol: float = 1e-10
     eig = np.linalg.eigvalsh(sym)
     if np.any(eig < -1e3 * np.finfo(float).eps * scale * arr.shape[-1] - rtol * scale):
         raise ValueError(f"{name} must be positive semi-definite, smallest eigenvalue {float(eig.min()):.6g}")
+    if clip and np.any(eig < 0):
+        eig, vec = np.linalg.eigh(sym)
+        sym = (vec * np.clip(eig, 0.0, None)[..., None, :]) @ np.swapaxes(vec, -1, -2)
+        sym = 0.5 * (sym + np.swapaxes(sym, -1, -2))
     return sym
 
 

@@ -11,7 +11,19 @@ import sys
 
 import numpy as np
 
-from .arguments import also_named, check_output_file, parse_floats, parse_matrix, strict_json, write_output
+from .arguments import (also_named, check_memory, check_output_file, parse_floats, parse_matrix, strict_json,
+                        write_output)
+
+BYTES_PER_NUMBER = 250
+"""Memory per reported number, generously: the float64 arrays, the Python lists of the JSON form (32 bytes a float),
+the tidy rows of the CSV form (a tuple per number) and the text itself."""
+
+
+def estimated_bytes(dim: int, rounds: int, matrix: bool = False) -> float:
+    """Memory a ``dae`` request needs: (rounds + 1)(2d + 5) reported numbers at :data:`BYTES_PER_NUMBER`, plus
+    about 20 d x d float64 matrices held at once by the full-matrix form."""
+    numbers = (max(rounds, 0) + 1.0) * (2.0 * dim + 5.0)
+    return numbers * BYTES_PER_NUMBER + (20.0 * 8 * dim * dim if matrix else 0.0)
 
 
 def register(subparsers) -> None:
@@ -49,10 +61,14 @@ def run(args) -> int:
         alpha = 0.1 if regime in ("mix", "fresh") else 0.0
     if args.second_moment is not None:
         S = parse_matrix(args.second_moment, "--second-moment")
+        check_memory(estimated_bytes(S.shape[-1] if S.ndim else 1, args.rounds, matrix=True),
+                     "--rounds and --second-moment")
         traj = recursion.dae_recursion_matrix(S, args.sigma2, alpha, args.rounds, regime, args.rule)
     else:
         spectrum = parse_floats(args.spectrum, "--spectrum")
+        check_memory(estimated_bytes(len(spectrum), args.rounds), "--rounds and --spectrum")
         traj = recursion.dae_recursion(np.array(spectrum), args.sigma2, alpha, args.rounds, regime, args.rule)
+    _check_finite(traj, "--second-moment" if args.second_moment is not None else "--spectrum")
     if args.format == "json":
         text = strict_json(traj.as_dict()) + "\n"
     elif args.format == "csv":
@@ -65,6 +81,16 @@ def run(args) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _check_finite(traj, flag: str) -> None:
+    """Every reported array finite; NaN/Inf means float64 overflowed (e.g. eigenvalues near 1e308): a ValueError
+    naming ``flag`` instead of garbage numbers or invalid JSON."""
+    for name in ("eigenvalues", "training_eigenvalues", "op_norm", "composed_op_norm", "total_variance",
+                 "effective_rank", "w2_to_real", "fixed_point"):
+        value = getattr(traj, name)
+        if value is not None and not np.all(np.isfinite(value)):
+            raise ValueError(f"{flag} overflows float64 in the recursion (non-finite {name}); use smaller values")
 
 
 def trajectory_table(traj, regime, sigma2, alpha) -> str:

@@ -14,7 +14,9 @@ Recursions (``--recursion``):
 Real data: N(0, Sigma*) with Sigma* = diag(--spectrum) (default: d values geometrically spaced from 4 to 0.25); noise
 N(0, I). Output: a table, a tidy CSV (round, method, real_fraction, replicate, quantity, value; replicate is the
 replicate index or 'mean') or JSON; ``--out FILE`` writes atomically with FILE.manifest.json. Bad input raises
-ValueError whose message starts with the argument name (the shell prints it on one line and exits with status 2).
+ValueError whose message starts with the argument name (the shell prints it on one line and exits with status 2);
+so does a result that overflows float64 (a huge ``--spectrum``: NaN/Inf, or a straightness negative beyond the
+solver accuracy). The population straightness is >= 0 by definition: negatives at rounding level are reported as 0.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ..outputs import run_manifest
 from ..theory.flow import gaussian as gf
 from ..theory.flow import reflow as gr
 from ..validation import as_float_array, check_fraction, check_positive_int
-from .arguments import check_output_file, parse_floats, strict_json, write_output
+from .arguments import check_memory, check_output_file, parse_floats, strict_json, write_output
 
 RECURSIONS = ("estimated", "shrinkage", "population")
 DEFAULT_RA_FRACTION = 0.5
@@ -100,6 +102,18 @@ def real_law(dim: int, spectrum=None) -> gf.GaussianEndpoints:
     return gf.diagonal_real_law(dim, spectrum)
 
 
+def estimated_bytes(recursion: str, dim: int, rounds: int, samples: int, replicates: int) -> float:
+    """Memory a request needs, generously: about 10 d x d float64 matrices for the laws (60 for the population
+    recursion's ODE stages); for ``estimated`` also ~8 arrays of R x n x d and R x d x d float64 samples and
+    covariances, and the tidy rows, (rounds + 1)(R + 1) x 8 at 250 bytes each (a tuple, the frame, the text)."""
+    d, K1 = float(dim), float(rounds) + 1.0
+    matrices = (60.0 if recursion == "population" else 10.0) * 8 * d * d
+    if recursion == "estimated":
+        R, n = float(replicates), float(samples)
+        return matrices + 8 * 8 * R * (n * d + d * d) + K1 * (R + 1) * 8 * 250
+    return matrices + K1 * (d + 5) * 250
+
+
 def parse_config(args) -> dict:
     """Validate the parsed arguments; returns a plain config dict (ValueError naming the argument on bad input)."""
     dim = _integer(args.dim, "dim", 1)
@@ -126,6 +140,8 @@ def parse_config(args) -> dict:
     if not 0 < step_time <= 1:
         raise ValueError(f"step_time must lie in (0, 1], got {step_time:g}")
     fmt = _choice(args.format, "format", ("table", "csv", "json"))
+    check_memory(estimated_bytes(recursion, dim, rounds, samples, replicates),
+                 "--dim, --rounds, --samples and --replicates" if recursion == "estimated" else "--dim and --rounds")
     ends = real_law(dim, args.spectrum)
     return {"dim": dim, "method": method, "recursion": recursion, "rounds": rounds, "real_fraction": alpha,
             "samples": samples, "replicates": replicates, "seed": seed, "step_time": step_time, "format": fmt,
@@ -189,8 +205,35 @@ def _rows_population(pr, config) -> list[tuple]:
     return rows
 
 
+STRAIGHTNESS_RTOL = 100 * (1e-10 + 1e-11)
+"""Relative accuracy of the population straightness K - E||Z1 - Z0||^2: the map's ODE is solved with rtol 1e-10 and K
+by quadrature with epsrel 1e-11 (theory/flow/reflow.py); 100x that bounds the error of the difference relative to
+max(K, E||Z1 - Z0||^2). A value in [-tol, 0) is 0 within that accuracy and reported as 0; below is an error."""
+
+
+def _nonnegative_straightness(pr) -> np.ndarray:
+    """The population straightness, >= 0: rounding-level negatives (within :data:`STRAIGHTNESS_RTOL`) become 0;
+    a larger negative value or a non-finite one (an overflow) is a ValueError naming the spectrum."""
+    S = np.asarray(pr.straightness, dtype=float)
+    scale = np.maximum(np.abs(pr.kinetic_energy), np.abs(pr.transport_cost))
+    if not np.all(np.isfinite(S)) or np.any(S < -STRAIGHTNESS_RTOL * scale):
+        raise ValueError("spectrum gives a straightness that is negative beyond the solver accuracy or not finite "
+                         "(float64 overflow or ill-conditioning); use a smaller --spectrum")
+    return np.where(S < 0, 0.0, S)
+
+
+def _check_finite(rows) -> None:
+    """NaN or +Inf in a result (the closed forms overflowed float64) is a ValueError naming the spectrum; -Inf is
+    legitimate only as the log det of a collapsed covariance."""
+    for k, _method, _alpha, _rep, quantity, value in rows:
+        if np.isnan(value) or value == np.inf or (value == -np.inf and quantity != "log_det"):
+            raise ValueError(f"spectrum gives a non-finite {quantity} at round {k} (float64 overflow); use a smaller "
+                             f"--spectrum")
+
+
 def compute(config: dict, progress: bool = False):
-    """Run the configured recursion; returns (rows, payload) with the tidy rows and a JSON-ready dict."""
+    """Run the configured recursion; returns (rows, payload) with the tidy rows and a JSON-ready dict.
+    ValueError naming the spectrum when the results overflow float64 (module docstring)."""
     ends = config["ends"]
     if config["recursion"] == "estimated":
         bar = None
@@ -206,6 +249,8 @@ def compute(config: dict, progress: bool = False):
         finally:
             if bar is not None:
                 bar.close()
+        for q in ("log_det", "trace", "mean_error_sq", "w2_to_real"):
+            _check_finite([(k, "", 0, "", q, v) for k, v in enumerate(np.ravel(getattr(traj, q)))])
         rows = _rows_estimated(traj, config)
         summary = {q: np.nanmean(getattr(traj, q), axis=1).tolist() for q in
                    ("log_det", "trace", "mean_error_sq", "w2_to_real")}
@@ -220,10 +265,14 @@ def compute(config: dict, progress: bool = False):
         payload = traj.as_dict() | {"sigma2": gr.shrinkage_sigma2(config["step_time"])}
     else:
         pr = gr.population_reflow(ends, config["rounds"])
+        pr.straightness = _nonnegative_straightness(pr)
+        for q in ("transport_cost", "kinetic_energy", "w2_to_data"):
+            _check_finite([(k, "", 0, "", q, v) for k, v in enumerate(getattr(pr, q))])
         rows = _rows_population(pr, config)
         payload = {"rounds": list(range(len(pr.maps))),
                    **{q: [None if np.isnan(v) else float(v) for v in getattr(pr, q)]
                       for q in ("straightness", "transport_cost", "kinetic_energy", "w2_to_data", "map_change")}}
+    _check_finite(rows)
     return rows, payload
 
 

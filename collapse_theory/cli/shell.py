@@ -34,6 +34,7 @@ import importlib
 import os
 import re
 import sys
+import warnings
 from typing import Sequence
 
 EXIT_BAD_INPUT = 2
@@ -117,7 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = None
     try:
         args = parser.parse_args(argv)
-        return args.handler(args)
+        with warnings.catch_warnings():  # overflow shows as one error line (results are checked), not as warnings
+            warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                    message=r".*(overflow|invalid value|divide by zero|underflow)")
+            return args.handler(args)
+    except FloatingPointError as exc:  # a diverged run (NaN/Inf loss or weights)
+        print(f"collapse-theory: stopped: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_DIVERGED
     except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
         sys.stdout = open(os.devnull, "w")
         return 0

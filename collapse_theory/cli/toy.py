@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import sys
 
-from .arguments import also_named, check_output_file, parse_ints, parse_names, strict_json, write_output
+from .arguments import (also_named, check_memory, check_output_file, parse_ints, parse_names, strict_json,
+                        write_output)
+
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest float32: the MLP's weights are float32, so a larger learning rate cannot even be applied."""
 
 
 def register(subparsers) -> None:
@@ -89,6 +93,9 @@ def configs_from_args(args) -> list:
     from ..train.flow.reflow import ReflowConfig
 
     methods = _methods(args.method)
+    if not (args.lr is not None and abs(args.lr) < FLOAT32_MAX):
+        raise ValueError(f"lr must be a number below {FLOAT32_MAX:.4g} (the float32 range of the network's weights), "
+                         f"got {args.lr!r}")
     if args.real_fraction is None or not (0 <= args.real_fraction <= 1):
         raise ValueError(f"real_fraction must lie in [0, 1], got {args.real_fraction!r}")
     configs = []
@@ -104,6 +111,19 @@ def configs_from_args(args) -> list:
             empirical=not args.no_empirical, seed=args.seed, progress=False)
         configs.append(cfg.validated())
     return configs
+
+
+def estimated_bytes(cfg) -> float:
+    """Memory one validated ReflowConfig needs, generously (8 bytes a number): the MLP's parameters
+    P = (d + 9) w + (depth - 1) w^2 + w d + biases, ~7 copies (model, EMA, previous round's model, gradients, two
+    Adam moments, a spare); activations of the largest pass (max(batch, n_real + n_synth, n_eval) points x width x
+    depth, x 3 for autograd and the ODE solver); the point sets (~6 x (n_real + n_synth + n_eval) x d); and the exact
+    OT of the empirical W2 (~3 n_eval^2: cost matrix, plan)."""
+    d, w, depth = float(cfg.dim), float(cfg.width), float(cfg.depth)
+    params = (d + 9) * w + (depth - 1) * w * w + w * d + depth * w + d
+    points = float(max(cfg.batch_size, cfg.n_real + cfg.n_synth, cfg.n_eval))
+    ot = 3.0 * float(cfg.n_eval) ** 2 if cfg.empirical else 0.0
+    return 8 * (7 * params + 3 * points * w * depth + 6 * (cfg.n_real + cfg.n_synth + cfg.n_eval) * d + ot)
 
 
 def table_text(frame) -> str:
@@ -154,6 +174,8 @@ def run(args) -> int:
     configs = configs_from_args(args)
     if args.out is not None:
         check_output_file(args.out)
+    check_memory(max(estimated_bytes(c) for c in configs),
+                 "--width, --depth, --batch-size, --n-real, --n-synth and --n-eval")
     frames = []
     bar = None
     if not args.no_progress:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from .arguments import also_named, check_output_file, parse_floats, write_output
+from .arguments import also_named, check_memory, check_output_file, parse_floats, write_output
 
 
 def register(subparsers) -> None:
@@ -99,6 +99,22 @@ def config_from_args(args):
     return config.validated()
 
 
+def estimated_bytes(config) -> float:
+    """Memory a validated :class:`RecursionConfig` needs, generously: B = |sigma2| x |alpha| x replicates models;
+    ~8 float64 arrays of B x n x d (real, generated and training data, their torch copies; accumulate keeps all
+    rounds: B x (K + 1) x n x d more), the records B x (K + 1) x (2 d^2 + d) float64, the parameters x 4 (weights,
+    gradients, two Adam moments) and the MLP's activations B x batch x width x depth x 4, and the tidy CSV:
+    B x (K + 1) x (3 d + 6) rows at 300 bytes each (frame columns and text)."""
+    B = float(len(config.sigma2) * len(config.real_fraction) * config.replicates)
+    n, d, K1 = float(config.n_samples), float(config.dim), float(config.rounds) + 1.0
+    data = 8 * n * d * (8.0 + (K1 if config.regime == "accumulate" else 0.0))
+    params = {"linear": d * d, "bottleneck": 2.0 * d * config.rank}.get(
+        config.model, 2.0 * d * config.width + (config.depth - 1.0) * config.width ** 2)
+    activations = (float(config.batch_size) * config.width * config.depth * 4 if config.model == "mlp" else 0.0)
+    per_model = data + 8 * K1 * (2 * d * d + d) + 8 * 4 * params + 8 * activations + K1 * (3 * d + 6) * 300
+    return B * per_model
+
+
 def run(args) -> int:
     """Run the experiment and write the CSV + manifest; prints one summary line on stdout."""
     from ..outputs import run_manifest
@@ -106,6 +122,8 @@ def run(args) -> int:
 
     config = config_from_args(args)
     check_output_file(args.out)
+    check_memory(estimated_bytes(config), "--replicates, --sigma2, --real-fraction, --n-samples, --dim, --rounds "
+                                          "and the model's size")
     trajectory = run_trained_recursion(config, progress=not args.no_progress)
     frame = trajectory.frame()
     text = frame.to_csv(index=False, lineterminator="\n")

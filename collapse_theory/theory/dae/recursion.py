@@ -203,8 +203,11 @@ def dae_recursion_matrix(second_moment, sigma2, real_fraction=0.0, rounds: int =
     Each round solves W_k (S~_k + sigma2 I) = S~_k by a linear solve and propagates the second moment
     by the generation rule literally: S_{k+1} = W_k (S~_k + sigma2 I) W_k^T (renoise) or W_k S~_k W_k^T
     (clean). Operator norms are spectral norms (SVD) of W_k and of the product W_k ... W_0; W2 is the
-    Bures distance. Eigenvalues are reported in descending order."""
-    S_star = check_psd_matrix(second_moment, "second_moment")
+    Bures distance. Eigenvalues are reported in descending order. Negative eigenvalues of S* at rounding level
+    (tolerated by :func:`~collapse_theory.validation.check_psd_matrix`) are clipped to 0 first, so that
+    ||W_k||_op <= 1 as in exact arithmetic, up to the solve's rounding error cond(S~ + sigma2 I) * eps; ValueError
+    naming sigma2 if S~ + sigma2 I is singular in float64."""
+    S_star = check_psd_matrix(second_moment, "second_moment", clip=True)
     if S_star.ndim != 2:
         raise ValueError(f"second_moment must be a single (d, d) matrix, got shape {S_star.shape}")
     s2 = float(check_sigma2(sigma2))
@@ -230,7 +233,13 @@ def dae_recursion_matrix(second_moment, sigma2, real_fraction=0.0, rounds: int =
         else:
             S_train = alpha * S_star + (1 - alpha) * S
         noisy = S_train + s2 * eye
-        W = np.linalg.solve(noisy, S_train).T  # W noisy = S_train  (noisy symmetric)
+        try:
+            W = np.linalg.solve(noisy, S_train).T  # W noisy = S_train  (noisy symmetric)
+        except np.linalg.LinAlgError:
+            W = np.full_like(noisy, np.nan)
+        if not np.all(np.isfinite(W)):
+            raise ValueError(f"sigma2 = {s2:g} is too small for this second_moment: S~ + sigma2 I is singular in "
+                             f"float64 at round {k}")
         composed = W @ composed
         eig_out.append(np.sort(np.linalg.eigvalsh(S))[::-1])
         mu_out.append(np.sort(np.linalg.eigvalsh(S_train))[::-1])

@@ -232,7 +232,8 @@ def train_dae(model: BatchedDAE, data, sigma2, method: str = "adam", steps: int 
     batch_size   points per model per step (adam, sgd)
     tolerance    cg: certified relative error to stop at; lbfgs: the gradient tolerance (max |grad|)
     lr_schedule  ``constant`` or ``cosine`` (adam, sgd: lr_t = lr (1 + cos(pi t / steps)) / 2)
-    The models train in ``model``'s dtype; ``generator`` drives the minibatches and the noise."""
+    The models train in ``model``'s dtype; ``generator`` drives the minibatches and the noise. Weights that end
+    non-finite (NaN/Inf: a diverged run) raise FloatingPointError."""
     method = check_method(method)
     if isinstance(steps, bool) or int(steps) != steps or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
@@ -307,6 +308,9 @@ def train_dae(model: BatchedDAE, data, sigma2, method: str = "adam", steps: int 
             optimiser.step(closure)
             taken = int(optimiser.state[optimiser._params[0]].get("n_iter", steps))
 
+    if not all(bool(torch.isfinite(p).all()) for p in params):  # diverged: FloatingPointError (CLI exit status 3)
+        raise FloatingPointError(f"training diverged: the DAE weights are not finite (NaN/Inf) after {taken} "
+                                 f"{method} steps with lr {rate:g}; lower --lr")
     with torch.no_grad():
         if method in MINIBATCH_METHODS:
             final = dae_loss_monte_carlo(model, x, s2, generator)

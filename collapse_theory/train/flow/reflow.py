@@ -128,6 +128,7 @@ def train_flow(model: nn.Module, source: PairSource, steps: int, batch_size: int
                grad_clip: float | None = 1.0, ema: EMA | None = None, progress=None,
                on_step: Callable[[int], None] | None = None) -> list[float]:
     """Train ``model`` in place on minibatches of ``source`` with Adam; returns the per-step losses.
+    A NaN/Inf loss raises FloatingPointError (the run diverged).
 
     ``on_step(step)`` is called before each step (ORA uses it to regenerate the real pairs);
     ``progress`` is a tqdm bar (or None) advanced once per step."""
@@ -155,6 +156,9 @@ def train_flow(model: nn.Module, source: PairSource, steps: int, batch_size: int
         if ema is not None:
             ema.update(model)
         losses.append(float(loss.detach()))
+        if not math.isfinite(losses[-1]):  # diverged: FloatingPointError (the CLI's exit status 3)
+            raise FloatingPointError(f"training loss became {losses[-1]} at step {step + 1} (lr {lr:g}): the run "
+                                     f"diverged; lower --lr")
         if progress is not None:
             progress.update(1)
     model.eval()
