@@ -89,6 +89,12 @@ def test_simulators_are_deterministic_given_a_seed():
     ("fresh-data", {"bias": 3.0, "n_real": 1, "n_synth": 1}, "bias"),
     ("optimal-weight", {"weight": 0.0}, "weight"),
     ("optimal-weight", {"n_synth": 0}, "n_synth"),
+    ("diffusion-early-stop", {"alpha": 1.5}, "alpha"),
+    ("diffusion-early-stop", {"delta": 0}, "delta"),
+    ("diffusion-early-stop", {"weights": [0.5, 0.6]}, "weights"),
+    ("diffusion-early-stop", {"stds": [1.0, -1.0]}, "stds"),
+    ("zipf-tail", {"beta": 1.0}, "beta"),
+    ("zipf-tail", {"k": 0}, "k"),
 ])
 def test_bad_parameters_raise_naming_the_parameter(name, params, word):
     with pytest.raises(ValueError) as info:
@@ -183,3 +189,16 @@ def test_mean_laws_fixed_points_and_golden_weight():
     assert np.isclose(fresh[-1], 12 / (3 * (3 + 18)), rtol=1e-12)
     assert np.isclose(me.optimal_real_weight(7, 7), (np.sqrt(5) - 1) / 2, rtol=1e-15)
     assert run_law("optimal-weight", 2)["params"]["weight"] == pytest.approx((np.sqrt(5) - 1) / 2)
+
+
+def test_diffusion_gain_and_zipf_plateau():
+    from collapse_theory.theory.laws import diffusion as dd, zipf as zz
+
+    cf = dd.diffusion_closed_form(3000, alpha=0.3, delta=0.2)
+    h = dd.mixture_hermite_moments([0.3, 0.7], [-2.0, 1.0], [0.5, 0.8])
+    for m in dd.MODES:
+        assert np.isclose(cf[f"E_He{m}"][-1] / h[m - 1], 0.3 * np.exp(-0.2 * m) / (1 - 0.7 * np.exp(-0.2 * m)))
+    collapse = dd.diffusion_closed_form(5, alpha=0.0, delta=0.2)["E_He1"]
+    assert np.allclose(collapse, h[0] * np.exp(-0.2 * np.arange(1, 7)))
+    plateau = zz.zipf_closed_form(40, beta=2.0, k=100, T0=10)["E_test_error"]
+    assert np.isclose(plateau[-1], zz.tail_mass(100, 2.0), rtol=1e-12) and np.all(np.diff(plateau) <= 0)

@@ -73,3 +73,13 @@ def test_mean_law_flips_fail():
     assert failed(r) == {"variance_fixed_point"}
     r = LM.prove_optimal_weight({"optimal": lambda r: (sp.sqrt(r * (r + 4)) - r) / 3})
     assert "derivative_vanishes_at_optimum" in failed(r) and "stationary_fixed_point" not in failed(r)
+
+
+def test_tail_law_flips_fail():
+    from collapse_theory.proofs import laws_tails as LT
+
+    assert LT.prove_diffusion_early_stop()["proved"] and LT.prove_zipf_tail()["proved"]
+    r = LT.prove_diffusion_early_stop({"rate": lambda a, rho: (1 + a) * rho})
+    assert "error_contracts_at_rate" in failed(r) and "ou_eigenfunction_He3" not in failed(r)
+    r = LT.prove_zipf_tail({"exponent_k": lambda beta: beta + 1})
+    assert {"tail_integral", "tail_slope"} <= failed(r) and "seen_error_integral" not in failed(r)

@@ -43,10 +43,24 @@ def is_zero(expr) -> bool:
             return False
     if engine_is_zero(expr):
         return True
-    for form in (sp.expand_func(expr.rewrite(sp.polygamma)), sp.gammasimp(expr)):
+    for form in (sp.expand_func(expr.rewrite(sp.polygamma)), sp.gammasimp(expr), _gamma_normal(expr)):
         if sp.simplify(sp.expand_func(form)) == 0 or sp.simplify(sp.expand_log(form, force=True)) == 0:
             return True
     return False
+
+
+def _gamma_normal(expr):
+    """Powers of positive symbols split (force: the symbols are positive) and each gamma argument written as a
+    polynomial part plus proper fractions in its one symbol (so Gamma(1 + b/(b + 1)) and Gamma(1 - 1/(b + 1)) meet
+    on expand_func)."""
+    def normal_arg(g):
+        arg = sp.cancel(sp.together(g.args[0]))
+        free = arg.free_symbols
+        return sp.gamma(sp.apart(arg, next(iter(free))) if len(free) == 1 else arg)
+
+    expr = sp.expand_power_base(sp.powdenest(expr, force=True), force=True)
+    expr = expr.replace(lambda a: isinstance(a, sp.gamma), normal_arg)
+    return sp.powsimp(expr, force=True)
 
 
 class Proof(EngineProof):

@@ -101,3 +101,37 @@ register_claim(Claim(
     assumptions=("known variance; fresh real samples each round",),
     figure="collapse-laws", no_check=dict(_NA),
 ))
+
+register_claim(Claim(
+    id="LAW-DIFFUSION-EARLY-STOP",
+    title="Diffusion with early stopping and fresh data: Hermite mode m keeps the gain a e^{-m d}/(1 - (1 - a) e^{-m d})",
+    statement=("Ornstein-Uhlenbeck forward process dX = -X dt + sqrt(2) dW; an exact-score model stopped at time "
+               "delta > 0 samples q = P_delta p (its training law p moved by the OU semigroup); p_0 = p* (real), "
+               "p_{k+1} = alpha p* + (1 - alpha) q_k. The Hermite moments h_m = E He_m are OU eigenfunctions "
+               "(E He_m(e^{-d} x + sqrt(1 - e^{-2d}) Z) = e^{-m d} He_m(x)), so h_m(q_k) = rho_m h_m* [g_m + (1 - g_m) "
+               "((1 - alpha) rho_m)^k], rho_m = e^{-m delta}, g_m = alpha/(1 - (1 - alpha) rho_m): each mode converges "
+               "at the exact rate (1 - alpha) e^{-m delta} (below 1 - alpha, which is only the delta -> 0 bound) to the "
+               "output gain alpha e^{-m delta}/(1 - (1 - alpha) e^{-m delta}); with alpha = 0 every mode decays as "
+               "e^{-m delta (k + 1)} (collapse onto N(0, 1), high modes first). The finite-sample loop (alpha n fresh "
+               "real samples, the rest generated from the previous training set's exact-score model) has these "
+               "expectations exactly. Compare: self-consuming diffusion loops with fresh data (e.g. Alemohammad et al., "
+               "arXiv 2307.01850)."),
+    provenance="toolkit-theorem",
+    assumptions=("exact score of the training law; the reverse process stopped at delta samples the forward marginal",
+                 "real law with finite Hermite moments (here a Gaussian mixture)"),
+    figure="collapse-laws", no_check=dict(_NA),
+))
+
+register_claim(Claim(
+    id="LAW-ZIPF-TAIL",
+    title="Zipf tails cut at rank k: error T^{-(1 - 1/beta)} until a k^{-(beta - 1)} plateau",
+    statement=("Real tokens with p_i = i^{-beta}/zeta(beta), beta > 1; synthetic data from the law cut at rank k "
+               "(q_i = p_i/P_k, i <= k). A memorising learner on T samples of q has test error exactly "
+               "E(T, k) = sum_{i<=k} p_i (1 - q_i)^T + zeta(beta, k + 1)/zeta(beta). Uncut, E ~ C T^{-(1 - 1/beta)} with "
+               "C = Gamma(1 - 1/beta) zeta(beta)^{-1/beta}/beta; as T -> oo, E -> tail(k) ~ k^{-(beta - 1)}/((beta - 1) "
+               "zeta(beta)); so E ≍ T^{-(1 - 1/beta)} + k^{-(beta - 1)} (a plateau once T ~ k^beta). "
+               "Compare: Dohmatob et al., A Tale of Tails, ICML 2024."),
+    provenance="toolkit-theorem",
+    assumptions=("memorisation learner (a token is known iff seen in training)", "i.i.d. training samples"),
+    figure="collapse-laws", no_check=dict(_NA),
+))

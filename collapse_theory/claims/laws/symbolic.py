@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ...proofs import laws as L, laws_mean as LM
+from ...proofs import laws as L, laws_mean as LM, laws_tails as LT
 from ..proved import proof_outcome as outcome
 from ..registry import check
 
@@ -125,3 +125,29 @@ def optimal_weight(impl):
     """V_inf(w) is the fixed point of the weighted recursion; dV_inf/dw = q (w^2 + r w - r) with q > 0, vanishing at
     w*; 0 < w* < 1 (rationalised); w* = (sqrt 5 - 1)/2 at r = 1 and it beats the count weight 1/2."""
     return outcome(LM.prove_optimal_weight(impl))
+
+
+@check("LAW-DIFFUSION-EARLY-STOP", "symbolic", "hermite-mode-laws", mutants={
+    "training-law gain alpha/(1 - (1 - alpha) rho) given as the output gain":
+        {"output_gain": lambda a, rho: a / (1 - (1 - a) * rho)},
+    "output gain alpha rho/(1 - rho)": {"output_gain": lambda a, rho: a * rho / (1 - rho)},
+    "rate 1 - alpha": {"rate": lambda a, rho: 1 - a},
+    "rate (1 - alpha) rho^2": {"rate": lambda a, rho: (1 - a) * rho ** 2},
+})
+def diffusion_early_stop(impl):
+    """OU eigenfunctions He_1..He_4 (Gaussian moments); the training-moment recursion and its closed form; the output
+    gain as rho x the solved fixed point; the per-mode rate (1 - alpha) e^{-m delta} <= (1 - alpha) e^{-delta} <
+    1 - alpha."""
+    return outcome(LT.prove_diffusion_early_stop(impl))
+
+
+@check("LAW-ZIPF-TAIL", "symbolic", "zipf-asymptotics", mutants={
+    "exponent_T = 1/beta": {"exponent_T": lambda beta: 1 / beta},
+    "exponent_k = beta": {"exponent_k": lambda beta: beta},
+    "constant_T without 1/beta": {"constant_T": lambda beta, z: sp.gamma(1 - 1 / beta) * z ** (-1 / beta)},
+    "constant_k 1/(beta zeta)": {"constant_k": lambda beta, z: 1 / (beta * z)},
+})
+def zipf_tail(impl):
+    """The seen-token error integral = C T^{-(1 - 1/beta)} and the tail integral = k^{-(beta - 1)}/((beta - 1) zeta)
+    (sympy integrates both), their log-log slopes, the integral bounds on the tail sum, and (1 - p)^T <= e^{-T p}."""
+    return outcome(LT.prove_zipf_tail(impl))

@@ -8,18 +8,23 @@ procedure. :data:`LAWS` maps the command-line names to them; :func:`run_law` giv
 - :mod:`.regression`     ``regression-chain``                    (LAW-REGRESSION-CHAIN)
 - :mod:`.mean_estimation` ``fixed-real-ratio``, ``fresh-data``, ``optimal-weight``
                           (LAW-FIXED-REAL-RATIO, LAW-FRESH-DATA, LAW-OPTIMAL-WEIGHT)
+- :mod:`.diffusion`      ``diffusion-early-stop``                (LAW-DIFFUSION-EARLY-STOP)
+- :mod:`.zipf`           ``zipf-tail``                           (LAW-ZIPF-TAIL)
 """
 
 from __future__ import annotations
 
 from .base import Law, jsonable, merge_params, run_law as _run, summarise
+from .diffusion import DIFFUSION_EARLY_STOP
 from .gaussian import GAUSSIAN_REFIT, GAUSSIAN_REFIT_D
 from .mean_estimation import FIXED_REAL_RATIO, FRESH_DATA, OPTIMAL_WEIGHT
 from .regression import REGRESSION_CHAIN
 from .wright_fisher import WRIGHT_FISHER
+from .zipf import ZIPF_TAIL
 
 LAWS: dict[str, Law] = {law.name: law for law in (
     GAUSSIAN_REFIT, GAUSSIAN_REFIT_D, WRIGHT_FISHER, REGRESSION_CHAIN, FIXED_REAL_RATIO, FRESH_DATA, OPTIMAL_WEIGHT,
+    DIFFUSION_EARLY_STOP, ZIPF_TAIL,
 )}
 
 
