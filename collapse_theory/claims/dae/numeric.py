@@ -12,6 +12,7 @@ import numpy as np
 
 from ...theory.dae import bounds, linear as linear_dae, recursion
 from . import mutants as wrong, properties as P
+from ..outcomes import combine_outcomes
 from ..registry import Outcome, check
 
 MATH_MD_CHECK_VALUE = {
@@ -19,16 +20,6 @@ MATH_MD_CHECK_VALUE = {
     # quoted to these digits in docs math.md; a half unit in the last quoted place is the tolerance
     "fixed_point": (3.031, 1.079, 0.240, 0.039, 0.0011), "half_ulp": (5e-4, 5e-4, 5e-4, 5e-4, 5e-5),
 }
-
-
-def _all(outcomes: list[Outcome], summary_keys: dict[str, str]) -> Outcome:
-    """Combine per-configuration outcomes: pass iff all pass; evidence = configs, failures and worst values."""
-    evidence: dict = {"configs": len(outcomes), "failed": sum(not o.passed for o in outcomes)}
-    for key, how in summary_keys.items():
-        values = [o.evidence[key] for o in outcomes if key in o.evidence]
-        if values:
-            evidence[f"{how}_{key}"] = float(max(values) if how == "max" else min(values))
-    return Outcome(evidence["failed"] == 0, evidence)
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -50,7 +41,7 @@ def opt_normal_equations(impl=None) -> Outcome:
     for _ in range(40):
         lam = P.random_spectrum(rng)
         outcomes.append(P.property_optimal_dae(P.random_psd(rng, lam), P.random_sigma2(rng), impl))
-    return _all(outcomes, {"normal_eq_residual": "max"})
+    return combine_outcomes(outcomes, {"normal_eq_residual": "max"})
 
 
 @check("DAE-OPT", "numeric", "finite-sample-noise-draws-limit", mutants={
@@ -83,7 +74,7 @@ def bottleneck_optimum(impl=None) -> Outcome:
         sigma2 = float(10 ** rng.uniform(-2, 1))
         rank = int(rng.integers(1, d))
         outcomes.append(P.property_bottleneck(lam, sigma2, rank, seed=300 + i, impl=impl))
-    return _all(outcomes, {"closed_form_loss": "max"})
+    return combine_outcomes(outcomes, {"closed_form_loss": "max"})
 
 
 # --------------------------------------------------------------------------------------------- DAE-STEP
@@ -101,7 +92,7 @@ def one_step(impl=None) -> Outcome:
         for _ in range(30):
             lam = P.random_spectrum(rng)
             outcomes.append(P.property_one_step(P.random_psd(rng, lam), P.random_sigma2(rng), rule, impl))
-    return _all(outcomes, {"eigenvalue_error": "max", "commutator": "max"})
+    return combine_outcomes(outcomes, {"eigenvalue_error": "max", "commutator": "max"})
 
 
 # --------------------------------------------------------------------------------------------- DAE-MATRIX-EIGEN
@@ -132,7 +123,7 @@ def matrix_vs_eigen(impl=None) -> Outcome:
                 alpha = float(rng.uniform(0.05, 1.0))
                 outcomes.append(P.property_matrix_matches_eigen(lam, sigma2, alpha, 40, regime, rule,
                                                                 seed=int(rng.integers(1 << 30)), impl=impl))
-    return _all(outcomes, {"max_eigenvalue_error_rel": "max", "max_w2_error": "max"})
+    return combine_outcomes(outcomes, {"max_eigenvalue_error_rel": "max", "max_w2_error": "max"})
 
 
 # --------------------------------------------------------------------------------------------- C-collapse
@@ -160,7 +151,7 @@ def collapse_to_zero(impl=None) -> Outcome:
             lam = P.random_spectrum(rng)
             sigma2 = float(lam.max() / 10 ** rng.uniform(-2, 3))
             outcomes.append(P.property_collapse_to_zero(lam, sigma2, rule, impl))
-    return _all(outcomes, {"rounds_to_collapse": "max", "final_op_norm": "max"})
+    return combine_outcomes(outcomes, {"rounds_to_collapse": "max", "final_op_norm": "max"})
 
 
 # --------------------------------------------------------------------------------------------- DAE-COLLAPSE-RATE
@@ -184,7 +175,7 @@ def collapse_rate(impl=None) -> Outcome:
                 sigma2 = P.random_sigma2(rng)
             rounds = P.RANGES.max_rounds if i < 2 else 300
             outcomes.append(P.property_collapse_bounds(lam, sigma2, rounds, rule, impl))
-    return _all(outcomes, {"max_op_norm_over_bound": "max", "composed_identity_max_rel_error": "max"})
+    return combine_outcomes(outcomes, {"max_op_norm_over_bound": "max", "composed_identity_max_rel_error": "max"})
 
 
 # --------------------------------------------------------------------------------------------- DAE-DOUBLY-EXP
@@ -199,7 +190,7 @@ def doubly_exponential(impl=None) -> Outcome:
     x0 = lambda/sigma2 on a log grid 1e-3..1e4, both rules."""
     outcomes = [P.property_doubly_exponential(float(x0), rule, impl)
                 for rule in ("renoise", "clean") for x0 in np.geomspace(1e-3, 1e4, 25)]
-    return _all(outcomes, {"worst_log_violation": "max", "rounds_checked": "min"})
+    return combine_outcomes(outcomes, {"worst_log_violation": "max", "rounds_checked": "min"})
 
 
 # --------------------------------------------------------------------------------------------- DAE-ROUNDS
@@ -213,7 +204,7 @@ def doubly_exponential(impl=None) -> Outcome:
 def rounds(impl=None) -> Outcome:
     """N(x0) lies within the DAE-ROUNDS bounds for 300 x0 log-spaced in (1, 1e4] per rule and is scale invariant."""
     x0 = np.geomspace(1.001, 1e4, 300)
-    return _all([P.property_rounds(x0, rule, impl) for rule in ("renoise", "clean")],
+    return combine_outcomes([P.property_rounds(x0, rule, impl) for rule in ("renoise", "clean")],
                 {"min_margin_low": "min", "min_margin_high": "min"})
 
 
@@ -234,7 +225,7 @@ def real_lower_bound(impl=None) -> Outcome:
             sigma2 = float(lam.max() / 10 ** rng.uniform(-2, 3))
             alpha = float(10 ** rng.uniform(-3, 0))
             outcomes.append(P.property_real_lower_bound(lam, sigma2, alpha, 2000, rule, impl))
-    return _all(outcomes, {"min_op_norm": "min"})
+    return combine_outcomes(outcomes, {"min_op_norm": "min"})
 
 
 # --------------------------------------------------------------------------------------------- DAE-REAL-FIXED-POINT
@@ -256,7 +247,7 @@ def real_fixed_point(impl=None) -> Outcome:
         sigma2 = float(lam.max() / 10 ** rng.uniform(-3, 4))
         alpha = float(10 ** rng.uniform(-2, 0))
         outcomes.append(P.property_fixed_point(lam, sigma2, alpha, "renoise", impl))
-    return _all(outcomes, {"max_residual_rel": "max", "max_brentq_error_rel": "max"})
+    return combine_outcomes(outcomes, {"max_residual_rel": "max", "max_brentq_error_rel": "max"})
 
 
 @check("DAE-REAL-FIXED-POINT", "numeric", "math-md-check-value", mutants={
@@ -290,7 +281,7 @@ def real_fixed_point_rate(impl=None) -> Outcome:
     for _ in range(20):
         lam = float(10 ** rng.uniform(-2, 2))
         outcomes.append(P.property_fixed_point_rate(lam, 1.0, float(rng.uniform(0.02, 0.9)), "renoise", impl))
-    return _all(outcomes, {"tolerance": "max"})
+    return combine_outcomes(outcomes, {"tolerance": "max"})
 
 
 # --------------------------------------------------------------------------------------------- DAE-CLEAN-RULE
@@ -314,7 +305,7 @@ def clean_fixed_point(impl=None) -> Outcome:
         for _ in range(12):
             lam = float(10 ** rng.uniform(-2, 2))
             outcomes.append(P.property_fixed_point_rate(lam, 1.0, float(rng.uniform(0.02, 0.9)), "clean"))
-    return _all(outcomes, {"max_residual_rel": "max", "max_brentq_error_rel": "max"})
+    return combine_outcomes(outcomes, {"max_residual_rel": "max", "max_brentq_error_rel": "max"})
 
 
 # --------------------------------------------------------------------------------------------- DAE-ACCUMULATE
@@ -335,7 +326,7 @@ def accumulate_monotone(impl=None) -> Outcome:
             lam = P.random_spectrum(rng)
             sigma2 = float(lam.max() / 10 ** rng.uniform(-2, 3))
             outcomes.append(P.property_accumulate(lam, sigma2, 3000, rule, impl))
-    return _all(outcomes, {"min_op_norm_over_bound": "min", "final_op_norm": "max"})
+    return combine_outcomes(outcomes, {"min_op_norm_over_bound": "min", "final_op_norm": "max"})
 
 
 @check("DAE-ACCUMULATE", "numeric", "harmonic-decay", mutants={
@@ -344,4 +335,4 @@ def accumulate_monotone(impl=None) -> Outcome:
 })
 def accumulate_harmonic(impl=None) -> Outcome:
     """||W_k||_op ~ k^-1: local log-log slope between k = 5000 and 10000 for lambda*/sigma2 in (0.1, 1, 3)."""
-    return _all([P.property_accumulate_harmonic(x, 1.0, impl) for x in (0.1, 1.0, 3.0)], {"tolerance": "max"})
+    return combine_outcomes([P.property_accumulate_harmonic(x, 1.0, impl) for x in (0.1, 1.0, 3.0)], {"tolerance": "max"})
