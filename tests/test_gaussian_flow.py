@@ -104,7 +104,7 @@ def test_closed_form_map_matches_solve_ivp(seed, t, commuting):
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_wrong_formula_commuting_map_fails_for_noncommuting_pairs(seed):
-    """Counterpart: math.md's commuting formula does not push Sigma0 to Sigma1 for a non-commuting pair."""
+    """Counterpart: the commuting formula Sigma_t^{1/2} Sigma0^{-1/2} does not push Sigma0 to Sigma1 for a non-commuting pair."""
     ends = random_ends(seed, commuting=False)
     assert gf.commutator_norm(ends) > 1e-6
     M_wrong, _ = gf.flow_affine(ends, 0.5, "commuting")

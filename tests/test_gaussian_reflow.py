@@ -72,7 +72,7 @@ def test_ra_variants_share_the_law_and_differ_in_pairs():
 
 
 def test_one_dimensional_drift_is_shumailovs_law():
-    """math.md section 4 with M = n samples, k = n - 1: E log sigma^2 drifts by psi(k/2) + log(2/k) per fit."""
+    """docs/derivations/reflow.md section 3 with M = n samples, k = n - 1: E log sigma^2 drifts by psi(k/2) + log(2/k) per fit."""
     n = 15
     assert np.isclose(gr.log_det_drift_per_round(n, 1), digamma((n - 1) / 2) + np.log(2 / (n - 1)), rtol=1e-14)
     assert gr.log_det_drift_per_round(n, 3) < 0

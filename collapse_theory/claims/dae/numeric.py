@@ -17,7 +17,7 @@ from ..registry import Outcome, check
 
 MATH_MD_CHECK_VALUE = {
     "eigenvalues": (4.0, 2.0, 1.0, 0.5, 0.1), "sigma2": 0.1, "alpha": 0.1,
-    # quoted to these digits in docs math.md; a half unit in the last quoted place is the tolerance
+    # quoted to these digits in docs/derivations/dae.md section 6; a half unit in the last quoted place is the tolerance
     "fixed_point": (3.031, 1.079, 0.240, 0.039, 0.0011), "half_ulp": (5e-4, 5e-4, 5e-4, 5e-4, 5e-5),
 }
 
@@ -256,7 +256,7 @@ def real_fixed_point(impl=None) -> Outcome:
 })
 def math_md_check_value(impl=None) -> Outcome:
     """lambda* = (4, 2, 1, 0.5, 0.1), sigma2 = 0.1, alpha = 0.1 gives lambda_inf ~ (3.031, 1.079, 0.240, 0.039,
-    0.0011) (math.md), to half a unit in the last quoted digit; and 2000 rounds of the recursion agree to 1e-12."""
+    0.0011) (docs/derivations/dae.md section 6), to half a unit in the last quoted digit; and 2000 rounds of the recursion agree to 1e-12."""
     v = MATH_MD_CHECK_VALUE
     lam = np.array(v["eigenvalues"])
     fp = np.asarray((impl or recursion.fixed_point)(lam, v["sigma2"], v["alpha"]), dtype=float)

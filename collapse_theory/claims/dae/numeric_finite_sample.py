@@ -6,7 +6,7 @@ signature ``(eigenvalues, sigma2, real_fraction=0.0, rounds=..., regime=..., rul
 The simulations do not depend on ``impl``, so they run once per process (cached) and every mutant costs only
 its population recursion.
 
-All z-scores are replicate z-scores z = (mean - expected)/(std(ddof=1)/sqrt(R)) (math.md section 5: |z| <= 4,
+All z-scores are replicate z-scores z = (mean - expected)/(std(ddof=1)/sqrt(R)) (docs/derivations/tolerances.md section 3: |z| <= 4,
 fixed seeds, no hand-tuned tolerances). Seeds, n and R are recorded in the evidence.
 
 Common setting: d = 3, S* = Q diag(4, 1, 0.25) Q^T with a fixed rotation Q (so S*'s eigenbasis is not the

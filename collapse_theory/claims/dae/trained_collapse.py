@@ -11,7 +11,7 @@ torch is imported lazily inside the checks (through :mod:`collapse_theory.train`
 
 Tolerances: fits of the full linear DAE are certified by the gradient bound of training.py
 (||W - W*(S_hat)||_F <= ||grad L||_F / (2 (lambda_min(S_hat) + sigma2))); finite-sample comparisons use replicate
-z-scores z = (mean - expected)/(std(ddof=1)/sqrt(R)) with |z| <= 4 (math.md section 5) and fixed seeds.
+z-scores z = (mean - expected)/(std(ddof=1)/sqrt(R)) with |z| <= 4 (docs/derivations/tolerances.md section 3) and fixed seeds.
 
 Common designs (recorded in the evidence):
 

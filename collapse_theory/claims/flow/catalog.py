@@ -43,8 +43,8 @@ register_claim(Claim(
     id="GRF-MAP",
     title="Closed-form 1-RF flow map, for commuting and non-commuting covariances",
     statement=("The flow of dZ/dt = v(Z, t) is Z_t = m_t + M_t (Z_0 - m0) with M_t = Sigma0^{1/2} G_t^{1/2} Sigma0^{-1/2} "
-               "for every PSD Sigma1 (derived here; math.md gives only the commuting case M_t = Sigma_t^{1/2} "
-               "Sigma0^{-1/2}); M_t Sigma0 M_t^T = Sigma_t, and M_1 = Sigma0^{1/2} B^{1/2} Sigma0^{-1/2} is similar to "
+               "for every PSD Sigma1 (derived in docs/derivations/gaussian-flow.md section 2; the commuting case is M_t = "
+               "Sigma_t^{1/2} Sigma0^{-1/2}); M_t Sigma0 M_t^T = Sigma_t, and M_1 = Sigma0^{1/2} B^{1/2} Sigma0^{-1/2} is similar to "
                "B^{1/2} (positive eigenvalues). It agrees with solve_ivp (rtol 1e-10) to solver tolerance."),
     provenance="toolkit-theorem",
     assumptions=(_GAUSS,),
@@ -67,7 +67,7 @@ register_claim(Claim(
                "straightness S(Z) = int_0^1 E||(Z1 - Z0) - v(Z_t, t)||^2 dt = (2 - pi/2) g > 0 (per eigenvalue beta of B: "
                "int_0^1 (t beta - (1 - t))^2/((1 - t)^2 + t^2 beta) dt = 1 + beta - (pi/2) sqrt(beta)). Hence "
                "S + E||Z1 - Z0||^2 = K <= E||X1 - X0||^2 = ||Delta||^2 + tr Sigma0 + tr Sigma1. With Sigma0 = I and "
-               "eigenvalues s_i^2 of Sigma1 this evaluates math.md's integral: S = (2 - pi/2) sum_i s_i."),
+               "eigenvalues s_i^2 of Sigma1 this evaluates the per-eigenvalue integral: S = (2 - pi/2) sum_i s_i."),
     provenance="toolkit-theorem",
     assumptions=(_GAUSS,),
 ))
@@ -162,7 +162,7 @@ register_claim(Claim(
                "jittered steps) misses it by the injected noise, about 1e-6 int_0^1 ||M L_s^{-1}||_F^2 ds, far below RA's. "
                "All three have the same law recursion."),
     provenance="observation",
-    assumptions=(_MODEL, "ORAS is our reading of the first author's scripts (paper.md)"),
+    assumptions=(_MODEL, "ORAS is our reading of the first author's scripts (not described in the paper)"),
     formalises=("C-RA",),
     no_check={"symbolic": ("an observation; ORA's exactness is T_{k+1}(T_{k+1}^{-1}(x)) = x (GRF-REVERSE/symbolic)")},
 ))

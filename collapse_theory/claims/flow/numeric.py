@@ -252,7 +252,7 @@ def _straightness_fidelity(ends):
 def straightness_identity(impl=None) -> Outcome:
     """``impl(ends)`` = S equals the quadrature of its definition (int_0^1 tr(E_t Sigma0 E_t^T) dt, quad epsrel 1e-11)
     within QUAD_TOL = 1e-8 relative; K (closed form) equals the quadrature of int E||v||^2; S + E||Z1 - Z0||^2 = K and
-    K <= E||X1 - X0||^2; for Sigma0 = I math.md's per-eigenvalue integral equals (2 - pi/2) s_i. 8 configurations
+    K <= E||X1 - X0||^2; for Sigma0 = I the per-eigenvalue integral of docs/derivations/gaussian-flow.md section 4 equals (2 - pi/2) s_i. 8 configurations
     (d <= 4, half non-commuting)."""
     formula = impl or gf.straightness
     outcomes = []
@@ -264,7 +264,7 @@ def straightness_identity(impl=None) -> Outcome:
                 "identity_rel": abs(S + ref["cost"] - K) / scale}
         ok = all(v <= QUAD_TOL for v in errs.values()) and K <= ref["indep"] * (1 + float_tol(ends.dim)) and S > 0
         outcomes.append(Outcome(ok, errs))
-    if impl is None:  # math.md's integral, Sigma0 = I, per eigenvalue s^2 of Sigma1
+    if impl is None:  # the per-eigenvalue integral (docs/derivations/gaussian-flow.md section 4), Sigma0 = I, per eigenvalue s^2 of Sigma1
         from scipy import integrate
         for s in (0.1, 0.7, 1.0, 3.0):
             val = integrate.quad(lambda t: (s - 1 - (t * s * s - (1 - t)) / np.sqrt((1 - t) ** 2 + t * t * s * s)) ** 2,

@@ -189,7 +189,7 @@ def shrinkage_propagation(impl=None) -> Outcome:
 # --------------------------------------------------------------------------------------------- RA-REFLOW-BOUNDED
 
 def _ra_mixture_moment(real_points, mean_0, cov_0, n, rounds, ddof=1, m_star=None):
-    """math.md's population mixture alpha Sigma_real + (1 - alpha) Sigma_k, ignoring the finite-sample terms."""
+    """The naive population mixture alpha Sigma_real + (1 - alpha) Sigma_k, ignoring the finite-sample terms."""
     out = gr.ra_conditional_expectations(real_points, mean_0, cov_0, n, rounds, ddof, m_star)
     a = real_points.shape[-2]
     alpha = a / n

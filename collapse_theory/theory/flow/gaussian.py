@@ -15,14 +15,14 @@ t in (0, 1) whenever Sigma0 + Sigma1 is, and at t = 0 when Sigma0 is.)
 
 Flow map. Z_t = M_t (Z_0 - m0) + m_t, i.e. Z_t = M_t Z_0 + c_t with c_t = m_t - M_t m0, where
 dM/dt = A_t M, M_0 = I. For Sigma0 positive definite (PD) this has a closed form for *every* Sigma1
-(derived here; math.md section 3 only gives the commuting case):
+(derived in docs/derivations/gaussian-flow.md section 2, for commuting and non-commuting pairs):
 
     B   = Sigma0^{-1/2} Sigma1 Sigma0^{-1/2},   G_t = (1 - t)^2 I + t^2 B
     M_t = Sigma0^{1/2} G_t^{1/2} Sigma0^{-1/2}
 
 because Sigma_t = Sigma0^{1/2} G_t Sigma0^{1/2}, C_t = Sigma0^{1/2} D_t Sigma0^{1/2} with D_t = t B - (1 - t) I,
 so A_t = Sigma0^{1/2} D_t G_t^{-1} Sigma0^{-1/2}, and D_t G_t^{-1} = d/dt log G_t^{1/2} is a function of B alone
-(all times commute). When Sigma0 and Sigma1 commute, M_t = Sigma_t^{1/2} Sigma0^{-1/2} (math.md's form).
+(all times commute). When Sigma0 and Sigma1 commute, M_t = Sigma_t^{1/2} Sigma0^{-1/2} (the commuting form).
 M_1 = Sigma0^{1/2} B^{1/2} Sigma0^{-1/2} is similar to B^{1/2}; it is symmetric -- hence the Brenier
 (optimal transport) map -- if and only if Sigma0 and Sigma1 commute.
 
@@ -51,7 +51,7 @@ from ...validation import as_float_array, check_psd_matrix
 
 EPS = np.finfo(float).eps
 ODE_RTOL = 1e-10
-"""Relative tolerance of every scipy ``solve_ivp`` integration here (math.md section 5)."""
+"""Relative tolerance of every scipy ``solve_ivp`` integration here (docs/derivations/tolerances.md section 2)."""
 ODE_ATOL = 1e-12
 QUAD_EPSREL = 1e-11
 """Relative tolerance of the ``scipy.integrate.quad`` quadratures (kinetic energy, straightness)."""
@@ -407,7 +407,7 @@ def kinetic_energy(ends: GaussianEndpoints) -> float:
 
 def straightness(ends: GaussianEndpoints) -> float:
     """S(Z) = int_0^1 E||(Z1 - Z0) - v(Z_t, t)||^2 dt of the 1-RF flow = (2 - pi/2) tr(Sigma0 # Sigma1) (closed form;
-    with Sigma0 = I and eigenvalues s_i^2 of Sigma1: (2 - pi/2) sum_i s_i, math.md's integral evaluated)."""
+    with Sigma0 = I and eigenvalues s_i^2 of Sigma1: (2 - pi/2) sum_i s_i, the per-eigenvalue integral of docs/derivations/gaussian-flow.md section 4)."""
     ends = _check_ends(ends)
     return (2.0 - 0.5 * np.pi) * _geometric_trace(ends)
 

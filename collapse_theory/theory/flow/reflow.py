@@ -49,7 +49,7 @@ paper's algorithms is said for each recursion.
    flow of the model being trained, z_hat = T_{k+1}^{-1}(x) (the fixed point of regenerating the real pairs during
    the round: our reading of "online"), ``oras`` a *stochastic* reverse Euler pass of the model being trained:
    steps h_j = (1 + u_j)/N, u_j ~ U(-0.1, 0.1) (+-10 % jitter, renormalised to sum to 1), N = 100, and Gaussian noise
-   of std 1e-3 sqrt(h_j) per step (our reading of the first author's scripts; paper.md: ORAS is not described in
+   of std 1e-3 sqrt(h_j) per step (our reading of the first author's scripts; the paper does not describe ORAS in
    what is available). The reported ``pair_mismatch`` = mean ||T_{k+1}(z_hat) - x||^2 over the real pairs measures how
    far the real pairs are from the trained model's own (straight) coupling: 0 for ``ora`` (float rounding).
 
