@@ -84,8 +84,11 @@ def resolve_archive_path(name: str, data_path: str | os.PathLike | None = None) 
 
 
 def _how_to_obtain(key: str) -> str:
-    return (f"obtain {IMAGE_FILES[key]} ({_ORIGIN[key]}: a .npz with 'images' uint8 (N, 28, 28) and 'labels') and "
-            f"pass its path, set {DATA_ENV_VAR} to its folder, or put it in {default_data_dir()}")
+    prepare = "fashion" if key == "fashion-mnist" else key
+    return (f"build {IMAGE_FILES[key]} from the official IDX files with 'collapse-theory data prepare --dataset "
+            f"{prepare} --from DIR', or obtain it ({_ORIGIN[key]}: a .npz with 'images' uint8 (N, 28, 28) and "
+            f"'labels'), and pass its path, set {DATA_ENV_VAR} to its folder, or put it in {default_data_dir()} "
+            f"('collapse-theory data info' shows where each data set is looked up)")
 
 
 def load_image_archive(name: str, data_path: str | os.PathLike | None = None, shuffle_seed: int = 0,
