@@ -8,6 +8,7 @@ Sub-commands:
   dae        run a population DAE recursion and print it as a table, CSV or JSON
   train-dae  train DAEs recursively on their own outputs (torch) beside the closed form; tidy CSV + manifest
   gaussian-reflow, toy-reflow, reflow   the Reflow family (closed forms, 2-D toy, image scale)
+  data       data prepare (build the MNIST/Fashion-MNIST archives from the official files), data info
 
 Bad input prints one line on stderr (``collapse-theory: error: ...``) and exits with status 2; a diverging run
 (NaN/Inf loss) prints one line and exits with status 3.
@@ -40,7 +41,7 @@ from typing import Sequence
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
 
-COMMAND_MODULES = ["verify", "report", "gaussian", "toy", "reflow", "train_dae", "dae", "laws"]
+COMMAND_MODULES = ["verify", "report", "gaussian", "toy", "reflow", "train_dae", "dae", "laws", "data"]
 """Command-family modules of this package, imported in this order; each has ``register(subparsers)``."""
 
 
@@ -96,6 +97,10 @@ def flag_map(parser: argparse.ArgumentParser, command: str | None = None) -> dic
         return {}
     flags: dict[str, str] = {}
     for action in target._actions:  # argparse keeps the arguments here; read-only use
+        if isinstance(action.choices, dict):  # nested sub-commands (e.g. data prepare / data info)
+            for nested in action.choices.values():
+                for name, flag in flag_map(nested).items():
+                    flags.setdefault(name, flag)
         if not action.option_strings or action.dest == "help":
             continue
         flag = next((s for s in action.option_strings if s.startswith("--")), action.option_strings[0])
