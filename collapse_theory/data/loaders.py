@@ -85,9 +85,9 @@ def resolve_archive_path(name: str, data_path: str | os.PathLike | None = None) 
 
 def _how_to_obtain(key: str) -> str:
     prepare = "fashion" if key == "fashion-mnist" else key
-    return (f"build {IMAGE_FILES[key]} from the official IDX files with 'collapse-theory data prepare --dataset "
-            f"{prepare} --from DIR', or obtain it ({_ORIGIN[key]}: a .npz with 'images' uint8 (N, 28, 28) and "
-            f"'labels'), and pass its path, set {DATA_ENV_VAR} to its folder, or put it in {default_data_dir()} "
+    return (f"obtain {IMAGE_FILES[key]} (build it from the official IDX files with 'collapse-theory data prepare "
+            f"--dataset {prepare} --from DIR', or take {_ORIGIN[key]}: a .npz with 'images' uint8 (N, 28, 28) and "
+            f"'labels') and pass its path, set {DATA_ENV_VAR} to its folder, or put it in {default_data_dir()} "
             f"('collapse-theory data info' shows where each data set is looked up)")
 
 
