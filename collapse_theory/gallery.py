@@ -47,6 +47,8 @@ from .plotting import (  # noqa: E402
 from .plotting.style import save_figure  # noqa: E402
 from .experiments import reflow_decisions as reflow_decisions_data  # noqa: E402
 from .plotting import reflow_decisions as reflow_decisions_figures  # noqa: E402
+from .experiments import laws as laws_data  # noqa: E402
+from .plotting import laws as laws_plots  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,11 @@ FIGURES: dict[str, FigureSpec] = {spec.figure_id: spec for spec in (
                reflow_decisions_data.decisions_frame, reflow_decisions_figures.plot_reflow_decisions,
                ("C-RF", "C-RA"), "collapse_theory.experiments.reflow_decisions.decisions_frame",
                reflow_decisions_data.DecisionsFigure()),
+    FigureSpec("collapse-laws", "exactly solvable collapse laws: error per round on one log scale, without and with "
+               "real data", laws_data.CollapseLawsFigure.make_data, laws_plots.plot_collapse_laws,
+               ("LAW-GAUSSIAN-REFIT", "LAW-WRIGHT-FISHER", "LAW-REGRESSION-CHAIN", "LAW-FIXED-REAL-RATIO",
+                "LAW-FRESH-DATA", "LAW-OPTIMAL-WEIGHT", "LAW-DIFFUSION-EARLY-STOP", "LAW-ZIPF-TAIL"),
+               "collapse_theory.experiments.laws.CollapseLawsFigure.make_data", laws_data.CollapseLawsFigure()),
 )}
 
 MANIFEST_COLUMNS = ["figure_id", "title", "png", "pdf", "data_file", "data_command", "claims"]
