@@ -16,6 +16,7 @@ no training).
 
     python -m collapse_theory.experiments.reflow_decisions          # the full run (about 15 minutes on 2 cores)
     python -m collapse_theory.experiments.reflow_decisions --ci     # the CI size, into a temporary folder
+    python -m collapse_theory.experiments.reflow_decisions --from-results   # decisions from the committed results
 """
 
 from __future__ import annotations
@@ -67,6 +68,22 @@ def run_image_decisions(out: str | Path = RESULTS_DIR, size: str = "full") -> di
            "load_average_at_end": list(os.getloadavg()), "checks": [r.as_dict() for r in results]}
     atomic_write_text(out / DECISIONS_FILE, json.dumps(doc, indent=1, allow_nan=False, default=_jsonable) + "\n")
     return doc
+
+
+def decide_results(folder: str | Path = RESULTS_DIR) -> list[dict]:
+    """The three image-tier decisions recomputed from a run's results file (no training): per protocol the check's
+    status (statistic agrees with its reference, controls behaved), the decision and its evidence."""
+    from ..claims.flow import image as image_checks
+
+    frame = read_results(folder)
+    seeds = tuple(sorted(int(s) for s in frame[frame["method"] == "reflow"]["seed"].unique()))
+    out = []
+    for key, protocol in image_checks.protocols_for(seeds).items():
+        outcome = image_checks.decide_frame(key, frame, seeds)
+        out.append({"protocol": key, "claim": protocol.claim, "tier": protocol.tier,
+                    "status": "pass" if outcome.passed else "fail", "evidence": outcome.evidence}
+                   | outcome.decision.as_dict())
+    return out
 
 
 def _jsonable(value):
@@ -148,6 +165,11 @@ def decisions_frame(params: DecisionsFigure | None = None) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "--from-results" in argv:       # recompute the decisions from the committed results file, no training
+        for d in decide_results(RESULTS_DIR):
+            print(json.dumps({k: d[k] for k in ("claim", "protocol", "status", "decision", "n_seeds", "effect",
+                                                "ci_low", "ci_high", "p_value", "p_adjusted")}))
+        return 0
     if "--ci" in argv:
         import tempfile
 

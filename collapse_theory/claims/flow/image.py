@@ -240,7 +240,15 @@ def controls(protocol: Protocol, values, decide_fn=decide) -> dict:
 
 def _decision_check(key: str, impl) -> Outcome:
     result = image_run()
-    frame, seeds = result.frame, result.config.seeds
+    outcome = decide_frame(key, result.frame, result.config.seeds, impl)
+    outcome.evidence["run_seconds"] = round(result.seconds, 1)
+    return outcome
+
+
+def decide_frame(key: str, frame, seeds, impl=None) -> Outcome:
+    """The decision of protocol ``key`` (a :data:`PROTOCOLS` key) on a results frame (the tidy frame of a run, e.g.
+    read back from ``image-reflow-decisions.csv``) with its seeds: the check's Outcome without training."""
+    seeds = tuple(int(s) for s in seeds)
     protocol = protocols_for(seeds)[key]
     statistic = STATISTICS[key] if impl is None else impl
     values = np.asarray(statistic(frame, seeds), dtype=float)
@@ -253,7 +261,7 @@ def _decision_check(key: str, impl) -> Outcome:
     floor = float(frame["real_vs_real"].iloc[0])
     evidence = {"statistic": protocol.statistic, "values": [round(float(x), 6) for x in reference],
                 "statistic_matches_reference": agree, "controls": ctl, "real_vs_real_floor": round(floor, 4),
-                "protocol_hash": protocol.hash(), "run_seconds": round(result.seconds, 1)}
+                "protocol_hash": protocol.hash()}
     return Outcome(passed=agree and behaved, evidence=evidence, decision=decision)
 
 
