@@ -1,4 +1,5 @@
-"""The command-line shell: outputs, the math.md check value, and one-line errors with exit status 2."""
+"""The command-line shell: outputs, the fixed-point check value (docs/derivations/dae.md §6), and one-line errors with
+exit status 2."""
 
 import json
 import subprocess
@@ -17,7 +18,7 @@ def run(capsys, *argv):
     return code, out, err
 
 
-def test_dae_json_reproduces_math_md_check_value(capsys):
+def test_dae_json_reproduces_the_fixed_point_check_value(capsys):
     code, out, _ = run(capsys, "dae", "--spectrum", "4,2,1,0.5,0.1", "--sigma2", "0.1", "--real-fraction", "0.1",
                        "--regime", "mix", "--rule", "renoise", "--rounds", "400", "--format", "json")
     assert code == 0
