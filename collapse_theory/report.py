@@ -135,7 +135,7 @@ def reproduce(out_dir: str | Path = ".", tiers: list[str] | None = None, progres
 # statements pre-rendered with matplotlib's mathtext to an inline PNG (no network, no MathJax).
 
 _GREEK = ("alpha", "beta", "gamma", "delta", "Delta", "epsilon", "eps", "lambda", "Lambda", "mu", "nu", "rho",
-          "sigma", "Sigma", "tau", "phi", "Phi", "psi", "Psi", "pi", "theta", "kappa", "omega", "Gamma", "xi")
+          "sigma", "Sigma", "tau", "phi", "Phi", "psi", "Psi", "pi", "theta", "kappa", "omega", "Gamma", "xi", "zeta", "eta", "chi")
 _MATH_WORDS = {"tr", "det", "log", "ln", "exp", "sqrt", "max", "min", "E", "Var", "Cov", "inf", "sup", "div",
                "diag", "argmin", "int", "sum", "prod", "op", "Mult", "N", "I"} | set(_GREEK)
 _OPERATORS = {"=", "+", "-", "<", ">", "<=", ">=", "->", "*", "/", "~", "!=", "x", "|", "||", "#", ">~", "<~"}
@@ -179,6 +179,7 @@ def to_mathtext(text: str) -> str:
     for word, tex in (("\\", r"\backslash "), ("#", r"\#"), ("%", r"\%"), ("&", r"\&"), ("$", r"\$")):
         s = s.replace(word, tex)
     s = s.replace("||", r"\|").replace("...", r"\cdots ")
+    s = re.sub(r"(?<![A-Za-z])oo(?![A-Za-z])", r"\\infty ", s)
     s = re.sub(r"(?<![A-Za-z\\])([A-Za-z]+)_hat", r"\\hat{\1}", s)
     s = re.sub(r"([A-Za-z}])\*", r"\1^*", s)
     s = re.sub(r"(?<![A-Za-z\\])sigma2\^", r"(sigma2)^", s)

@@ -339,10 +339,18 @@ def test_repeated_only_counts_once(capsys, monkeypatch, tmp_path):
 
     seen = {}
 
-    def fake_build(out, only, quick=False):
+    def fake_build(out, only, quick=False, **_):
         seen["only"] = only
         return pd.DataFrame(columns=gallery.MANIFEST_COLUMNS)
 
     monkeypatch.setattr(gallery, "build_figures", fake_build)
     code, _, _ = run(capsys, "figures", "--only", "dae-spectrum", "--only", "dae-spectrum", "--out", str(tmp_path))
     assert code == 0 and seen["only"] == ["dae-spectrum"]
+
+
+def test_messages_naming_an_argument_get_its_flag():
+    flags = shell.flag_map(shell.build_parser(), "reflow")
+    assert shell.one_line_message("inception_weights: '/x.pt' is not a file", flags).startswith(
+        "--inception-weights: inception_weights:")
+    assert shell.one_line_message("lr must be\n > 0", flags) == "--lr: lr must be > 0"
+    assert shell.one_line_message("--out 'x' is a folder", flags) == "--out 'x' is a folder"

@@ -150,3 +150,26 @@ def test_changed_data_rewrite_the_manifest(tmp_path):
     assert '"run": 1' in (tmp_path / "x.csv.manifest.json").read_text()
     write_with_manifest(target, "a\n2\n", {"run": 3})     # new data: new manifest
     assert '"run": 3' in (tmp_path / "x.csv.manifest.json").read_text() and target.read_text() == "a\n2\n"
+
+
+# --------------------------------------------------------------------------------------------- the CLI
+
+def test_cli_lists_sets_and_rejects(tmp_path, capsys):
+    from collapse_theory.cli import main
+
+    assert main(["figures", "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert all(f"{figure_id}: " in listing for figure_id in FIGURES) and "sigma2=0.1,0.2,0.5,1" in listing
+    assert not (tmp_path / "MANIFEST.csv").exists()
+    assert main(["figures", "--only", "dae-real-fraction", "--set", "alphas=0,0.5", "--set", "rounds=12",
+                 "--out", str(tmp_path), "--no-progress"]) == 0
+    data = pd.read_csv(tmp_path / "data" / "dae-real-fraction.csv")
+    assert sorted(data["real_fraction"].unique()) == [0.0, 0.5] and data["round"].max() == 12
+    capsys.readouterr()
+    for argv, message in ((["--set", "alphas=0,2"], "--set alphas must lie in [0, 1]"),
+                          (["--set", "rounds=0"], "--set rounds must be an integer >= 1"),
+                          (["--set", "nope=1"], "--set nope is not a parameter of figure dae-real-fraction")):
+        assert main(["figures", "--only", "dae-real-fraction", "--out", str(tmp_path / "bad"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"collapse-theory: error: {message}") and err.count("\n") == 1
+    assert not (tmp_path / "bad").exists()                       # nothing drawn on bad input
