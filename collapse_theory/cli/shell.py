@@ -109,9 +109,11 @@ def flag_map(parser: argparse.ArgumentParser, command: str | None = None) -> dic
     return flags
 
 
-def _one_line(message: str, flags: dict[str, str]) -> str:
+def one_line_message(message: str, flags: dict[str, str]) -> str:
+    """``message`` on one line, prefixed with the flag when it starts with an argument name of ``flags``
+    (``"sigma2 must be > 0"`` -> ``"--sigma2: sigma2 must be > 0"``; ``"name: ..."`` too)."""
     message = " ".join(str(message).split())
-    first = message.split(" ", 1)[0]
+    first = message.split(" ", 1)[0].rstrip(":,")
     if first in flags:  # name the flag too: "--spectrum: eigenvalues must be >= 0, ..."
         message = f"{flags[first]}: {message}"
     return message
@@ -134,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")
         return 0
     except (BadInput, ValueError) as exc:
-        message = _one_line(str(exc), flag_map(parser, getattr(args, "command", None)))
+        message = one_line_message(str(exc), flag_map(parser, getattr(args, "command", None)))
         print(f"collapse-theory: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as exc:  # a write that failed after the checks (disk full, permissions changed)

@@ -150,7 +150,7 @@ def run_claims(args) -> int:
     if args.markdown:
         print(documents.claims_markdown(), end="")
     elif args.json:
-        print(json.dumps(documents.claims_records(), indent=2))
+        print(json.dumps(documents.claims_records(), indent=2, allow_nan=False))
     else:
         print(documents.claims_text(), end="")
     return 0
