@@ -307,14 +307,14 @@ def test_population_straightness_is_never_negative(capsys):
 def test_straightness_beyond_solver_accuracy_is_refused():
     from types import SimpleNamespace
 
-    from collapse_theory.cli.gaussian import STRAIGHTNESS_RTOL, _nonnegative_straightness
+    from collapse_theory.cli.gaussian import STRAIGHTNESS_RTOL, nonnegative_straightness
 
     pr = SimpleNamespace(straightness=np.array([1.5, -1e-15]), kinetic_energy=np.array([2.7, 1.25]),
                          transport_cost=np.array([1.25, 1.25]))
-    assert _nonnegative_straightness(pr).tolist() == [1.5, 0.0]
+    assert nonnegative_straightness(pr).tolist() == [1.5, 0.0]
     pr.straightness = np.array([1.5, -1e3 * STRAIGHTNESS_RTOL])
     with pytest.raises(ValueError, match="^spectrum "):
-        _nonnegative_straightness(pr)
+        nonnegative_straightness(pr)
 
 
 @pytest.mark.parametrize("argv", [

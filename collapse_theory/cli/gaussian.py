@@ -211,7 +211,7 @@ by quadrature with epsrel 1e-11 (theory/flow/reflow.py); 100x that bounds the er
 max(K, E||Z1 - Z0||^2). A value in [-tol, 0) is 0 within that accuracy and reported as 0; below is an error."""
 
 
-def _nonnegative_straightness(pr) -> np.ndarray:
+def nonnegative_straightness(pr) -> np.ndarray:
     """The population straightness, >= 0: rounding-level negatives (within :data:`STRAIGHTNESS_RTOL`) become 0;
     a larger negative value or a non-finite one (an overflow) is a ValueError naming the spectrum."""
     S = np.asarray(pr.straightness, dtype=float)
@@ -265,7 +265,7 @@ def compute(config: dict, progress: bool = False):
         payload = traj.as_dict() | {"sigma2": gr.shrinkage_sigma2(config["step_time"])}
     else:
         pr = gr.population_reflow(ends, config["rounds"])
-        pr.straightness = _nonnegative_straightness(pr)
+        pr.straightness = nonnegative_straightness(pr)
         for q in ("transport_cost", "kinetic_energy", "w2_to_data"):
             _check_finite([(k, "", 0, "", q, v) for k, v in enumerate(getattr(pr, q))])
         rows = _rows_population(pr, config)
