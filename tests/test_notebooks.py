@@ -17,6 +17,7 @@ EXPECTED_IMAGES = {
     "03_gaussian_rectified_flow.ipynb": 3,  # curved 1-RF vs straight 2-RF paths; marginals; estimated drift
     "04_reflow_vs_ra_2d.ipynb": 3,          # samples per round; W2 and straightness; paths
     "05_reading_image_results.ipynb": 3,    # FD per round; FD vs NFE; sample grids
+    "06_field_guide_collapse_laws.ipynb": 5,  # refit collapse; regression chains; weights; Hermite modes; Zipf
 }
 
 
