@@ -59,8 +59,8 @@ def test_read_idx_rejects_wrong_type_truncation_and_padding(tmp_path):
     path = tmp_path / "f-idx2-ubyte"
     path.write_bytes(good)
     assert archives.read_idx(path, 2).shape == (2, 3)
-    for bad, why in ((good[:-1], "complete"), (good + b"\0", "complete"), (b"\0\0\x0d\x02" + good[4:], "unsigned"),
-                     (b"", "unsigned")):
+    for bad, why in ((good[:-1], "truncated"), (good + b"\0", "padded"), (b"\0\0\x0d\x02" + good[4:], "bad header"),
+                     (b"", "bad header")):
         path.write_bytes(bad)
         with pytest.raises(ValueError, match=f"^source must hold .*{why}"):
             archives.read_idx(path, 2)

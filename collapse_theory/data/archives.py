@@ -49,12 +49,14 @@ def check_archive_dataset(name, argument: str = "dataset") -> str:
     return check_choice(name, ARCHIVE_DATASETS, argument, ARCHIVE_ALIASES)
 
 
-def read_idx(path: str | os.PathLike, ndim: int, argument: str = "source") -> np.ndarray:
+def read_idx(path: str | os.PathLike, ndim: int, argument: str = "source", how: str = "") -> np.ndarray:
     """The uint8 array of one IDX file (plain, or gzip when the name ends in .gz) with ``ndim`` dimensions.
 
     Format: bytes 0 0 8 ndim (8 = unsigned byte), ndim big-endian uint32 sizes, then exactly prod(sizes) bytes.
-    ValueError naming ``argument`` and the file for an unreadable, wrongly typed, truncated or padded file."""
+    ValueError naming ``argument`` and the file for an unreadable, wrongly typed, truncated or padded file (with
+    ``how``, what to do, appended)."""
     path = Path(path)
+    tail = f"; {how}" if how else ""
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as handle:
@@ -62,17 +64,17 @@ def read_idx(path: str | os.PathLike, ndim: int, argument: str = "source") -> np
         else:
             data = path.read_bytes()
     except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(f"{argument} must hold readable IDX files, but {str(path)!r} cannot be read ({exc})") from None
+        raise ValueError(f"{argument} must hold readable idx files, but {str(path)!r} cannot be read ({exc}){tail}"
+                         ) from None
     header = 4 + 4 * ndim
     if len(data) < header or data[:4] != bytes((0, 0, 8, ndim)):
-        raise ValueError(f"{argument} must hold IDX files of unsigned bytes with {ndim} dimension(s), but "
-                         f"{str(path)!r} starts with {data[:4].hex() or 'nothing'} (expected "
-                         f"{bytes((0, 0, 8, ndim)).hex()})")
+        raise ValueError(f"{argument} must hold idx files of uint8 with {ndim} dimension(s), but {str(path)!r} has a "
+                         f"bad header ({data[:4].hex() or 'empty'}, expected {bytes((0, 0, 8, ndim)).hex()}){tail}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
     expected = int(np.prod(dims, dtype=np.int64))
     if len(data) - header != expected:
-        raise ValueError(f"{argument} must hold complete IDX files, but {str(path)!r} has {len(data) - header} "
-                         f"bytes of data for a header of {' x '.join(map(str, dims))} = {expected}")
+        raise ValueError(f"{argument} must hold complete idx files, but {str(path)!r} is truncated or padded (header "
+                         f"{' x '.join(map(str, dims))} = {expected} bytes, file has {len(data) - header}){tail}")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 
