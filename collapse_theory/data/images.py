@@ -35,11 +35,9 @@ foreign pickle in ``data_root`` cannot run code.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import pickle
-import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -48,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from ..validation import check_choice, check_positive_int
+from .archives import read_idx
 from .loaders import IMAGE_FILES, _how_to_obtain, resolve_archive_path
 
 IMAGE_DATASETS = ("digits", "mnist", "fashion", "cifar10")
@@ -308,29 +307,8 @@ def _read_torchvision(key: str, root: Path):
 
 
 def _read_idx(path: Path, ndim: int, how: str) -> np.ndarray:
-    """An idx file (plain or .gz) of unsigned bytes with ``ndim`` dimensions: big-endian header 0 0 8 ndim, then
-    ndim uint32 sizes, then exactly prod(sizes) bytes."""
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as handle:
-                data = handle.read()
-        else:
-            data = path.read_bytes()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(f"data_root must hold readable idx files, but {str(path)!r} cannot be read ({exc}); "
-                         f"delete it and {how}") from None
-    header = 4 + 4 * ndim
-    if len(data) < header or data[:4] != bytes((0, 0, 8, ndim)):
-        raise ValueError(f"data_root must hold idx files of uint8 with {ndim} dimension(s), but {str(path)!r} has a "
-                         f"bad header ({data[:4].hex() or 'empty'}, expected {bytes((0, 0, 8, ndim)).hex()}); "
-                         f"delete it and {how}")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(dims, dtype=np.int64))
-    if len(data) - header != expected:
-        raise ValueError(f"data_root must hold complete idx files, but {str(path)!r} is truncated or padded (header "
-                         f"{' x '.join(map(str, dims))} = {expected} bytes, file has {len(data) - header}); "
-                         f"delete it and {how}")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    """An idx file (plain or .gz) of unsigned bytes with ``ndim`` dimensions (:func:`.archives.read_idx`)."""
+    return read_idx(path, ndim, "data_root", f"delete it and {how}")
 
 
 class _ArrayUnpickler(pickle.Unpickler):
