@@ -95,8 +95,8 @@ def _choice(text, name: str, options) -> str:
 
 
 def real_law(dim: int, spectrum=None) -> gf.GaussianEndpoints:
-    """Noise N(0, I) and real data N(0, diag(spectrum)) (:func:`~collapse_theory.theory.flow.gaussian.diagonal_real_law`);
-    ``spectrum`` may be the flag's comma-separated text."""
+    """Noise N(0, I) and real data N(0, diag(spectrum))
+    (:func:`~collapse_theory.theory.flow.gaussian.diagonal_real_law`); ``spectrum`` may be the flag's text."""
     if isinstance(spectrum, str):
         spectrum = parse_floats(spectrum, "--spectrum")
     return gf.diagonal_real_law(dim, spectrum)
