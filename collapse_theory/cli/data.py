@@ -7,7 +7,8 @@
 ``prepare`` builds the .npz archive the loaders read (:func:`collapse_theory.data.archives.build_archive`) and
 writes it to ``--out`` (a file or folder), by default where the loaders look without ``--data-path``:
 ``$COLLAPSE_THEORY_DATA``, else ``<repo>/../shared/data``; an existing archive is replaced only with ``--force``.
-``info`` lists, per data set, the places looked up in order and whether the archive is present (:func:`collapse_theory.data.archives.data_info`).
+``info`` lists, per data set, the places looked up in order and whether the archive is present
+(:func:`collapse_theory.data.archives.data_info`).
 """
 
 from __future__ import annotations
