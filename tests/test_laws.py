@@ -135,6 +135,10 @@ def test_laws_json_lists_name_claim_params_quantities(capsys):
     ["law", "regression-chain", "--samples", "4"],
     ["law", "nope"],
     ["law", "gaussian-refit", "--replicates", "1"],
+    ["law", "gaussian-refit", "--rounds", "10000000000"],
+    ["law", "regression-chain", "--T", "100000", "--d", "50", "--replicates", "100000", "--rounds", "3"],
+    ["law", "zipf-tail", "--rounds", "70", "--replicates", "3"],
+    ["law", "optimal-weight", "--weight", "1.5"],
 ])
 def test_cli_bad_input_one_line_exit_2(capsys, argv):
     code, out, err = run(capsys, *argv)

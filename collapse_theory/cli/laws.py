@@ -89,15 +89,18 @@ def given_params(args) -> dict:
 
 def run_law(args) -> int:
     from ..outputs import run_manifest
-    from ..theory.laws import get_law, run_law as compute
+    from ..theory.laws import get_law, merge_params, run_law as compute
 
     law = get_law(args.name)
     params = given_params(args)
     if args.out is not None:
         check_output_file(args.out)
-    if args.rounds is not None and args.replicates is not None and args.rounds >= 0 and args.replicates >= 2:
-        check_memory(16.0 * args.replicates * (args.rounds + 1) * (len(law.quantities) + 4),
-                     "--replicates and --rounds")
+    if args.rounds >= 0:  # reported numbers: ~250 bytes each across the arrays, JSON lists and text
+        check_memory(250.0 * (args.rounds + 1) * len(law.quantities) * (3 if args.replicates else 1), "--rounds")
+    if args.replicates is not None and args.rounds >= 0 and args.replicates >= 2:
+        validated = law.validate(merge_params(law, params))
+        check_memory(law.monte_carlo_bytes(validated, args.rounds, args.replicates),
+                     "--replicates, --rounds and the law's sizes")
     result = compute(law.name, args.rounds, args.replicates, args.seed, **params)
     if args.format == "json":
         text = strict_json(result) + "\n"

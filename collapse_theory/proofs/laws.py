@@ -306,18 +306,10 @@ REGRESSION_FORMULAS = {
 """The toolkit's regression-chain laws (LAW-REGRESSION-CHAIN)."""
 
 
-def prove_regression_chain(overrides: dict | None = None) -> dict:
-    """LAW-REGRESSION-CHAIN:
-
-    - least squares A = (X^T X)^{-1} X^T on a symbolic 3 x 2 design: A X = I (refits are unbiased given the labels'
-      mean) and A A^T = (X^T X)^{-1} (Cov(A eps) = sigma2 (X^T X)^{-1});
-    - accumulate: the minimiser of sum_{j<=3} ||y_j - x w||^2 (symbolic x in R^2, labels y_j) is A (y_1 + y_2 +
-      y_3)/3; so n e_n = sum_{j<=n} (e_{j-1} + u_j) and e_n = e_{n-1} + u_n/n (symbolic n);
-    - the error factors (independent u_j): replace V(n + 1) = V(n) + 1, accumulate V(n + 1) = V(n) + 1/(n + 1)^2,
-      V(0) = 0; accumulate increases to sum 1/i^2 = pi^2/6 (the bound);
-    - over the design: (X^T X)^{-1}_{11} = 1/chi2_{T-d+1} (Schur complement of a Wishart), E = 1/(T - d - 1) by
-      integrating the density (T - d + 1 = v + 3, v >= 0); E test error = sigma2 d/(T - d - 1) V(n)."""
-    f = with_overrides(REGRESSION_FORMULAS, overrides)
+@lru_cache(maxsize=None)
+def _least_squares_steps() -> dict:
+    """The formula-independent least-squares steps of LAW-REGRESSION-CHAIN (proved once per process): on a symbolic
+    3 x 2 design, A X = I and A A^T = (X^T X)^{-1}; the minimiser of sum_{j<=3} ||y_j - x w||^2 averages the labels."""
     proof = Proof()
     Xs = sp.Matrix(3, 2, sp.symbols("x0:6", real=True))
     gram = Xs.T * Xs
@@ -336,6 +328,25 @@ def prove_regression_chain(overrides: dict | None = None) -> dict:
         return sp.Matrix([sol[0] - (Ax * (ys[0] + ys[1] + ys[2]) / 3)[0]])
 
     proof.identity("accumulate_fit_averages_labels", accumulate_fit)
+    return proof.steps
+
+
+def prove_regression_chain(overrides: dict | None = None) -> dict:
+    """LAW-REGRESSION-CHAIN:
+
+    - least squares A = (X^T X)^{-1} X^T on a symbolic 3 x 2 design: A X = I (refits are unbiased given the labels'
+      mean) and A A^T = (X^T X)^{-1} (Cov(A eps) = sigma2 (X^T X)^{-1});
+    - accumulate: the minimiser of sum_{j<=3} ||y_j - x w||^2 (symbolic x in R^2, labels y_j) is A (y_1 + y_2 +
+      y_3)/3; so n e_n = sum_{j<=n} (e_{j-1} + u_j) and e_n = e_{n-1} + u_n/n (symbolic n);
+    - the error factors (independent u_j): replace V(n + 1) = V(n) + 1, accumulate V(n + 1) = V(n) + 1/(n + 1)^2,
+      V(0) = 0; accumulate increases to sum 1/i^2 = pi^2/6 (the bound);
+    - over the design: (X^T X)^{-1}_{11} = 1/chi2_{T-d+1} (Schur complement of a Wishart), E = 1/(T - d - 1) by
+      integrating the density (T - d + 1 = v + 3, v >= 0); E test error = sigma2 d/(T - d - 1) V(n)."""
+    f = with_overrides(REGRESSION_FORMULAS, overrides)
+    proof = Proof()
+    design = _least_squares_steps()
+    for name in ("ols_unbiased", "ols_covariance", "accumulate_fit_averages_labels"):
+        proof.step(name, lambda name=name: design[name])
     e_prev, u_n = sp.symbols("e_prev u_n")
     n = sp.Symbol("n", integer=True, positive=True)
     proof.identity("accumulate_error_recursion", lambda: ((n - 1) * e_prev + e_prev + u_n) / n - e_prev - u_n / n)

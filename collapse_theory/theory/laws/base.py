@@ -37,6 +37,12 @@ class Law:
     monte_carlo: Callable[..., dict]
     param_help: dict[str, str] = field(default_factory=dict)
     round_meaning: str = "round n: the n-th refit (round 0 is the real law)"
+    state_size: Callable[[dict], float] = lambda p: 1.0
+    """Numbers the Monte-Carlo holds per replicate at once (validated params -> count), for memory checks."""
+
+    def monte_carlo_bytes(self, params: dict, rounds: int, replicates: int) -> float:
+        """A generous estimate of the Monte-Carlo's memory: its outputs plus 4 copies of its per-replicate state."""
+        return 8.0 * replicates * ((rounds + 1) * (len(self.quantities) + 2) + 4 * self.state_size(params))
 
     def describe(self) -> dict:
         """The ``collapse-theory laws --json`` entry: name, claim, default params, quantities."""

@@ -141,6 +141,7 @@ DIFFUSION_EARLY_STOP = Law(
     params={"alpha": 0.25, "delta": 0.1, "n": 200, "weights": [0.3, 0.7], "means": [-2.0, 1.0], "stds": [0.5, 0.8]},
     quantities=tuple(f"E_He{m}" for m in MODES),
     validate=_validate, closed_form=diffusion_closed_form, monte_carlo=simulate_diffusion_early_stop,
+    state_size=lambda p: 8 * p["n"],
     param_help={"alpha": "fresh real fraction in [0, 1] (alpha n an integer)", "delta": "early-stopping time > 0",
                 "n": "training samples per round (Monte-Carlo)", "weights": "real mixture weights",
                 "means": "real mixture means", "stds": "real mixture standard deviations"},

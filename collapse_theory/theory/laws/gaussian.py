@@ -162,6 +162,7 @@ GAUSSIAN_REFIT = Law(
     params={"samples": 10, "sigma2": 1.0, "estimator": "unbiased"},
     quantities=("E_var", "E_log_var", "E_std", "E_mean_sq_error", "E_w2_squared"),
     validate=_validate_1d, closed_form=gaussian_refit_closed_form, monte_carlo=simulate_gaussian_refit,
+    state_size=lambda p: p["samples"] + 8,
     param_help={"samples": "M >= 2 samples per round", "sigma2": "real variance > 0",
                 "estimator": "unbiased (divisor M - 1) | mle (divisor M)"})
 
@@ -171,5 +172,6 @@ GAUSSIAN_REFIT_D = Law(
     params={"samples": 10, "spectrum": [1.0, 0.5], "estimator": "unbiased"},
     quantities=("E_trace_cov", "E_log_det", "E_det", "E_mean_sq_error"),
     validate=_validate_d, closed_form=gaussian_refit_d_closed_form, monte_carlo=simulate_gaussian_refit_d,
+    state_size=lambda p: (p["samples"] + len(p["spectrum"]) + 4) * len(p["spectrum"]),
     param_help={"samples": "M >= d + 1 samples per round", "spectrum": "eigenvalues of the real covariance (> 0)",
                 "estimator": "unbiased (divisor M - 1) | mle (divisor M)"})

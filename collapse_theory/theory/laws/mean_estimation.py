@@ -208,6 +208,7 @@ FIXED_REAL_RATIO = Law(
     title="refit a Gaussian mean on n fixed real samples plus lambda n synthetic ones from the last fit",
     params={"n": 10, "ratio": 1.0, "sigma2": 1.0}, quantities=("E_sq_error", "E_sq_dev_from_real_mean"),
     validate=_validate_ratio, closed_form=fixed_real_ratio_closed_form, monte_carlo=simulate_fixed_real_ratio,
+    state_size=lambda p: 2 * p["n"] * (1 + p["ratio"]) + 4,
     param_help={"n": "real samples n >= 1 (drawn once)", "ratio": "synthetic-to-real ratio lambda >= 0 (lambda n an "
                 "integer)", "sigma2": "known variance > 0"},
     round_meaning="round t: the t-th refit (round 0 fits the real samples alone)")
@@ -217,6 +218,7 @@ FRESH_DATA = Law(
     title="refit mean and variance on n_real fresh real plus n_synth synthetic samples (sampling bias b)",
     params={"n_real": 10, "n_synth": 10, "sigma2": 1.0, "bias": 1.0}, quantities=("E_sq_error", "E_var"),
     validate=_validate_fresh, closed_form=fresh_data_closed_form, monte_carlo=simulate_fresh_data,
+    state_size=lambda p: 3 * (p["n_real"] + p["n_synth"]) + 4,
     param_help={"n_real": "fresh real samples per round >= 1", "n_synth": "synthetic samples per round >= 0",
                 "sigma2": "real variance > 0", "bias": "synthetic variance factor b > 0 (w b < 1)"},
     round_meaning="round t: the t-th refit (round 0 fits n_real real samples alone)")
@@ -226,6 +228,7 @@ OPTIMAL_WEIGHT = Law(
     title="refit the mean as w x real mean + (1 - w) x synthetic mean; w* = (sqrt(r(r + 4)) - r)/2",
     params={"n_real": 10, "n_synth": 10, "sigma2": 1.0, "weight": None}, quantities=("E_sq_error",),
     validate=_validate_weight, closed_form=optimal_weight_closed_form, monte_carlo=simulate_optimal_weight,
+    state_size=lambda p: 3 * (p["n_real"] + p["n_synth"]) + 4,
     param_help={"n_real": "fresh real samples per round >= 1", "n_synth": "synthetic samples per round >= 1",
                 "sigma2": "real variance > 0", "weight": "real weight w in (0, 1] (default: the optimal w*)"},
     round_meaning="round t: the t-th refit (round 0 fits n_real real samples alone)")

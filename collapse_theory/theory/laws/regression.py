@@ -97,6 +97,7 @@ REGRESSION_CHAIN = Law(
     params={"T": 20, "d": 5, "sigma2": 1.0, "mode": "replace"},
     quantities=("E_test_error",),
     validate=_validate, closed_form=regression_chain_closed_form, monte_carlo=simulate_regression_chain,
+    state_size=lambda p: 3 * p["T"] * p["d"] + 4 * p["d"] ** 2 + 2 * p["T"],
     param_help={"T": "design rows T > d + 1", "d": "dimension d >= 1", "sigma2": "label noise variance > 0",
                 "mode": "replace (only the last round's data) | accumulate (all rounds' data)"},
     round_meaning="round n: the n-th least-squares fit (round 1 uses real labels, round 0 is w* itself)")

@@ -123,5 +123,6 @@ WRIGHT_FISHER = Law(
     params={"n": 10, "p0": [0.5, 0.3, 0.2], "real_weight": 0.0},
     quantities=("E_collision", "E_sq_dist_to_real"),
     validate=_validate, closed_form=wright_fisher_closed_form, monte_carlo=simulate_wright_fisher,
+    state_size=lambda p: 4 * len(p["p0"]),
     param_help={"n": "samples per round n >= 1", "p0": "real distribution (list summing to 1)",
                 "real_weight": "weight w = 1 - a in [0, 1] of the real distribution in every refit"})

@@ -85,6 +85,9 @@ def simulate_zipf(rounds: int, replicates: int, seed: int, beta: float = 2.0, k:
     """R replicates per round: T = T0 2^n samples from the cut law q (numpy multinomial counts); test error =
     real mass of the unseen ranks i <= k plus tail(k). {"E_test_error": (R, rounds + 1)}."""
     p = _validate({"beta": beta, "k": k, "T0": T0})
+    if p["T0"] * 2.0 ** rounds >= 2.0 ** 62:
+        raise ValueError(f"rounds must keep T0 2^rounds below 2^62 for the Monte-Carlo sampler, got T0 = {p['T0']}, "
+                         f"rounds = {rounds}")
     probs = zipf_probabilities(p["k"], p["beta"])
     q = probs / probs.sum()
     rng = np.random.default_rng(seed)
@@ -101,5 +104,6 @@ ZIPF_TAIL = Law(
     title="memorising learner on T samples of a Zipf law cut at rank k: T^-(1 - 1/beta) decay, k^-(beta - 1) plateau",
     params={"beta": 2.0, "k": 1000, "T0": 100}, quantities=("E_test_error",),
     validate=_validate, closed_form=zipf_closed_form, monte_carlo=simulate_zipf,
+    state_size=lambda p: 3 * p["k"],
     param_help={"beta": "Zipf exponent > 1", "k": "rank cut k >= 1", "T0": "samples at round 0 (doubling per round)"},
     round_meaning="round n: T = T0 2^n training samples")
