@@ -127,7 +127,7 @@ class FolderLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise FolderLockedError(f"{self.argument}: another process is writing to {str(self.path.parent)!r} "
+            raise FolderLockedError(f"{self.argument} {str(self.path.parent)!r} is being written by another process "
                                     f"(it holds {self.path}); wait until it ends or choose another folder") from None
         self._fd = fd
         return self

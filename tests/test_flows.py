@@ -94,7 +94,7 @@ def test_gaussian_fit_w2_and_errors():
 
 def test_straightness_estimator_against_closed_form():
     """The Monte-Carlo straightness of the closed-form Gaussian velocity field matches the closed form
-    (math.md section 3) within 5 %; a constant field is exactly straight."""
+    (docs/derivations/gaussian-flow.md section 4) within 5 %; a constant field is exactly straight."""
     from collapse_theory.theory.flow import gaussian as gf
 
     mean, cov = toy2d.gaussian_parameters(2)

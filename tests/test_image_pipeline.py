@@ -36,14 +36,33 @@ def cache_dir(tmp_path_factory):
 
 def _env(cache_dir, **extra):
     env = dict(os.environ, COLLAPSE_THEORY_CACHE=cache_dir, PYTHONPATH=str(REPO))
-    env.pop(P.KILL_ENV, None)
     env.update(extra)
     return env
 
 
-def _cli(args, cache_dir, **extra_env):
-    return subprocess.run([sys.executable, "-m", "collapse_theory", "reflow", *args], env=_env(cache_dir, **extra_env),
-                          capture_output=True, text=True, timeout=600)
+# `collapse-theory reflow ARGS` in a process that SIGKILLs itself through the pipeline's hooks (RunHooks): "k:s"
+# right after training step s of round k (after its checkpoint), "pairs:k:i" right after pair shard i of round k
+_KILLED_RUN = """
+import functools, os, signal, sys
+from collapse_theory.cli.shell import main
+from collapse_theory.train.image import pipeline
+from collapse_theory.train.image.hooks import RunHooks
+
+where = sys.argv[1].split(":")
+def die_at(*at):
+    target = tuple(int(v) for v in where[-2:])
+    return lambda *now: os.kill(os.getpid(), signal.SIGKILL) if tuple(now) == target else None
+hooks = RunHooks(after_shard=die_at()) if where[0] == "pairs" else RunHooks(after_step=die_at())
+pipeline.run = functools.partial(pipeline.run, hooks=hooks)
+sys.exit(main(["reflow", *sys.argv[2:]]))
+"""
+
+
+def _cli(args, cache_dir, kill_at: str | None = None, **extra_env):
+    command = [sys.executable, "-m", "collapse_theory", "reflow"] if kill_at is None else \
+        [sys.executable, "-c", _KILLED_RUN, kill_at]
+    return subprocess.run([*command, *args], env=_env(cache_dir, **extra_env), capture_output=True, text=True,
+                          timeout=600)
 
 
 # ------------------------------------------------------------------------------------------- the done-when smoke run
@@ -102,7 +121,7 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path, cache_dir):
     args = MICRO + ["--method", "ora", "--rounds", "1", "--regen-every", "15", "--no-adaptive"]
     whole = _cli(args + ["--out", str(tmp_path / "whole")], cache_dir)
     assert whole.returncode == 0, whole.stderr
-    killed = _cli(args + ["--out", str(tmp_path / "killed")], cache_dir, **{P.KILL_ENV: "1:25"})
+    killed = _cli(args + ["--out", str(tmp_path / "killed")], cache_dir, kill_at="1:25")
     assert killed.returncode == -9, killed.stderr
     assert not (tmp_path / "killed" / "checkpoints" / "round_1.pt").exists()
     assert (tmp_path / "killed" / "checkpoints" / "round_1_partial.pt").is_file()
@@ -118,7 +137,7 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path, cache_dir):
 
 def test_resume_after_kill_in_round0_and_rerun_of_finished_run(tmp_path, cache_dir):
     args = MICRO + ["--method", "reflow", "--rounds", "1", "--no-adaptive"]
-    killed = _cli(args + ["--out", str(tmp_path / "r")], cache_dir, **{P.KILL_ENV: "0:35"})
+    killed = _cli(args + ["--out", str(tmp_path / "r")], cache_dir, kill_at="0:35")
     assert killed.returncode == -9
     assert _cli(args + ["--out", str(tmp_path / "r"), "--resume"], cache_dir).returncode == 0
     whole = _cli(args + ["--out", str(tmp_path / "w")], cache_dir)
@@ -192,7 +211,9 @@ def test_row_blocks_partition_the_rows():
 # ------------------------------------------------------------------------------------------- robustness
 
 def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, cache_dir, monkeypatch, capsys):
-    real_loss = P.rf_loss
+    from collapse_theory.train.image import training
+
+    real_loss = training.rf_loss
     calls = {"n": 0}
 
     def exploding(net, x0, x1, t, *args, **kwargs):
@@ -200,7 +221,7 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, ca
         loss = real_loss(net, x0, x1, t, *args, **kwargs)
         return loss * float("nan") if calls["n"] > 23 else loss
 
-    monkeypatch.setattr(P, "rf_loss", exploding)
+    monkeypatch.setattr(training, "rf_loss", exploding)
     monkeypatch.setenv("COLLAPSE_THEORY_CACHE", cache_dir)
     out = tmp_path / "nan"
     rc = main(["reflow", *MICRO, "--method", "reflow", "--rounds", "1", "--out", str(out), "--no-adaptive"])
@@ -312,7 +333,7 @@ def test_run_killed_during_pair_generation_resumes_shard_by_shard(tmp_path, cach
     """Killed after the first of four synthetic-pair shards: the resumed run keeps that shard, writes the other
     three, and ends with the metrics of an uninterrupted run."""
     args = MICRO + ["--method", "reflow", "--rounds", "1", "--no-adaptive", "--shard-size", "50"]
-    killed = _cli(args + ["--out", str(tmp_path / "k")], cache_dir, **{P.KILL_ENV: "pairs:1:0"})
+    killed = _cli(args + ["--out", str(tmp_path / "k")], cache_dir, kill_at="pairs:1:0")
     assert killed.returncode == -9
     shards = sorted((tmp_path / "k" / "pairs" / "round_1").glob("synth_*.pt"))
     assert [p.name for p in shards] == ["synth_00000.pt"]

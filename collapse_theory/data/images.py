@@ -47,7 +47,7 @@ import numpy as np
 
 from ..validation import check_choice, check_positive_int
 from .archives import read_idx
-from .loaders import IMAGE_FILES, _how_to_obtain, resolve_archive_path
+from .loaders import IMAGE_FILES, how_to_obtain, resolve_archive_path
 
 IMAGE_DATASETS = ("digits", "mnist", "fashion", "cifar10")
 IMAGE_DATASET_ALIASES = {"fashion-mnist": "fashion", "fashion_mnist": "fashion", "fmnist": "fashion",
@@ -216,7 +216,7 @@ def _read_npz(key: str, data_path) -> tuple[np.ndarray, np.ndarray, Path]:
     """An offline archive as uint8 (N, 1, 28, 28) and int64 labels, in file order."""
     loader_key = _LOADER_KEY[key]
     path = resolve_archive_path(loader_key, data_path)
-    how = (f"{_how_to_obtain(loader_key)}; or pass data_root (a torchvision data folder, with --download to fetch "
+    how = (f"{how_to_obtain(loader_key)}; or pass data_root (a torchvision data folder, with --download to fetch "
            "it with torchvision)")
     if not path.is_file():
         raise ValueError(f"data_path must name the {IMAGE_FILES[loader_key]} archive, but {str(path)!r} does not "

@@ -83,7 +83,8 @@ def resolve_archive_path(name: str, data_path: str | os.PathLike | None = None) 
     return path / file_name if path.is_dir() or path.suffix != ".npz" else path
 
 
-def _how_to_obtain(key: str) -> str:
+def how_to_obtain(key: str) -> str:
+    """One clause telling a user where the archive of ``key`` comes from and where the loader looks for it."""
     prepare = "fashion" if key == "fashion-mnist" else key
     return (f"obtain {IMAGE_FILES[key]} (build it from the official IDX files with 'collapse-theory data prepare "
             f"--dataset {prepare} --from DIR', or take {_ORIGIN[key]}: a .npz with 'images' uint8 (N, 28, 28) and "
@@ -103,7 +104,7 @@ def load_image_archive(name: str, data_path: str | os.PathLike | None = None, sh
     limit = None if max_images is None else check_positive_int(max_images, "max_images")
     if not path.is_file():
         raise ValueError(f"data_path must name the {IMAGE_FILES[key]} archive, but {str(path)!r} does not exist; "
-                         f"{_how_to_obtain(key)}")
+                         f"{how_to_obtain(key)}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if "images" not in archive.files:
@@ -112,13 +113,13 @@ def load_image_archive(name: str, data_path: str | os.PathLike | None = None, sh
             labels = archive["labels"] if "labels" in archive.files else np.full(images.shape[:1], -1)
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise ValueError(f"data_path must name a readable .npz archive, but {str(path)!r} cannot be read ({exc}); "
-                         f"{_how_to_obtain(key)}") from None
+                         f"{how_to_obtain(key)}") from None
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28) or images.shape[0] < 2:
         raise ValueError(f"data_path must name an archive with 'images' uint8 (N, 28, 28), but {str(path)!r} has "
-                         f"dtype {images.dtype} and shape {images.shape}; {_how_to_obtain(key)}")
+                         f"dtype {images.dtype} and shape {images.shape}; {how_to_obtain(key)}")
     if labels.shape[0] != images.shape[0]:
         raise ValueError(f"data_path must name an archive with one label per image, but {str(path)!r} has "
-                         f"{labels.shape[0]} labels for {images.shape[0]} images; {_how_to_obtain(key)}")
+                         f"{labels.shape[0]} labels for {images.shape[0]} images; {how_to_obtain(key)}")
     order = np.random.default_rng(seed).permutation(images.shape[0])
     if limit is not None:
         order = order[:limit]

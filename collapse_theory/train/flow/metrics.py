@@ -10,9 +10,10 @@
                          targets this is the closed-form distance of the fit to the truth.
 - :func:`mean_cov_errors`  ||m_hat - m*||_2 and ||S_hat - S*||_F (absolute; S_hat the unbiased sample covariance).
 - :func:`straightness`   S(v) = int_0^1 E || (Z_1 - Z_0) - v(Z_t, t) ||^2 dt along the ODE paths Z_t of the field
-                         started at Z_0 = x0 (Liu et al. 2022; math.md section 3): Monte-Carlo over t, stratified
-                         (one uniform time in each of ``n_times`` equal strata of [0, 1]), the path integrated
-                         with Heun between the sorted times. 0 exactly for straight paths.
+                         started at Z_0 = x0 (Liu et al. 2022; docs/derivations/gaussian-flow.md section 4):
+                         Monte-Carlo over t, stratified (one uniform time in each of ``n_times`` equal strata of
+                         [0, 1]), the path integrated with Heun between the sorted times. 0 exactly for straight
+                         paths.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ phi(t) = (t, sin(pi f t), cos(pi f t) for f = 1..n_freq), ``depth`` hidden layer
     L(theta) = E || (x1 - x0) - v_theta(x_t, t) ||^2  +  velocity_penalty * E || v_theta(x_t, t) ||^2.
 
 The penalty (default 0) is the *shrinkage setting*: its minimiser is v*/(1 + velocity_penalty), v* the
-rectified-flow velocity E[x1 - x0 | x_t], a ridge-shrunk velocity (math.md section 3, cause (b) of collapse).
+rectified-flow velocity E[x1 - x0 | x_t], a ridge-shrunk velocity (docs/derivations/reflow.md section 5).
 
 **Training** (:func:`train_flow`): Adam, minibatches of ``batch_size`` pairs drawn uniformly with replacement,
 fresh t per pair, optional gradient clipping and EMA of the weights, all randomness from one seeded

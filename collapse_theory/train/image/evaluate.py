@@ -43,6 +43,7 @@ from ...outputs import atomic_write_bytes, atomic_write_text
 from ..flow import metrics as flow_metrics
 from ..flow.ode import integrate
 from . import metrics as M
+from .field import FlatField, derive_seed
 
 METRIC_COLUMNS = ["dataset", "method", "real_fraction", "seed", "round", "sampler", "nfe", "metric", "value",
                   "n_samples", "real_vs_real"]
@@ -55,6 +56,35 @@ def default_cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "collapse_theory"
+
+
+def write_metric_rows(path: Path, rows: list[dict]) -> None:
+    """Write the tidy metrics (columns :data:`METRIC_COLUMNS`) atomically, every line ending in a newline."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    atomic_write_text(path, frame.to_csv(index=False, float_format="%.10g"))
+
+
+def read_metric_rows(path: Path) -> tuple[list[dict], bool]:
+    """The rows of a ``metrics.csv`` and whether the file was whole. A file cut short (its last line without the
+    newline every write ends with, an unparsable text or other columns) gives the rows of its complete lines and
+    False; a missing file gives ([], True)."""
+    import pandas as pd
+
+    if not Path(path).is_file():
+        return [], True
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    whole = text.endswith("\n")
+    if not whole:
+        text = text[: text.rfind("\n") + 1]
+    try:
+        frame = pd.read_csv(io.StringIO(text)) if text.strip() else pd.DataFrame(columns=METRIC_COLUMNS)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return [], False
+    if list(frame.columns) != METRIC_COLUMNS:
+        return [], False
+    return frame.to_dict("records"), whole
 
 
 def image_grid(images_uint8: np.ndarray, columns: int | None = None, pad: int = 1) -> np.ndarray:
@@ -125,18 +155,8 @@ class Evaluator:
     def metrics_path(self) -> Path:
         return self.run.out / "metrics.csv"
 
-    def load_rows(self) -> list[dict]:
-        import pandas as pd
-
-        if not self.metrics_path.is_file():
-            return []
-        return pd.read_csv(self.metrics_path).to_dict("records")
-
     def write(self, rows: list[dict]) -> None:
-        import pandas as pd
-
-        frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-        atomic_write_text(self.metrics_path, frame.to_csv(index=False, float_format="%.10g"))
+        write_metric_rows(self.metrics_path, rows)
 
     # ---------------- evaluation
     def samplers(self) -> list[tuple[str, str, int]]:
@@ -225,12 +245,9 @@ class Evaluator:
 
 
 def run_seed(*parts) -> int:
-    from .pipeline import derive_seed
-
+    """The seed of a named stream of the run (:func:`collapse_theory.train.image.field.derive_seed`)."""
     return derive_seed(*parts)
 
 
 def _fp32_field(run, model):
-    from .pipeline import FlatField
-
     return FlatField(model, run.shape, None, run.cfg.channels_last)

@@ -27,12 +27,18 @@ r); pair shards and evaluation draw from generators seeded from (seed, round, sh
 an earlier process got, so a run killed at any point and resumed with ``--resume`` ends with the same
 ``metrics.csv`` as an uninterrupted run on the CPU (a test checks it).
 
-**Run directory** (``out``): ``manifest.json`` (config, seed, versions, git revision), ``state.json`` (completed
-stages), ``checkpoints/round_k.pt`` (after round k trained) and ``checkpoints/round_k_partial.pt`` (every
-``checkpoint_every`` steps), ``pairs/round_k/*.pt``, ``metrics.csv`` (tidy; see
-:mod:`collapse_theory.train.image.evaluate`), ``samples/round_k.png`` and ``samples/round_k.npz``. Every file is
-written atomically; checkpoints are read with ``torch.load(weights_only=True)``. A NaN or Inf loss stops the run
-with :class:`NonFiniteLossError` and leaves the last good checkpoint in place.
+**Run directory** (``out``; :mod:`collapse_theory.train.image.rundir`): ``manifest.json`` (config, seed, versions,
+git revision), ``state.json`` (completed stages), ``checkpoints/round_k.pt`` (after round k trained) and
+``checkpoints/round_k_partial.pt`` (every ``checkpoint_every`` steps), ``pairs/round_k/*.pt``, ``metrics.csv``
+(tidy; see :mod:`collapse_theory.train.image.evaluate`), ``samples/round_k.png`` and ``samples/round_k.npz``.
+Everything a run needs (data, network, Inception weights, the run it shares round 0 with, the output path) is
+validated before the folder is created, atomically; one process at a time writes it (a lock held for the run's
+life). Every file is written atomically; checkpoints are read with ``torch.load(weights_only=True)``, and an
+unreadable file stops the run with one line naming it and what to do. A NaN or Inf loss stops the run with
+:class:`NonFiniteLossError` and leaves the last good checkpoint in place.
+
+**Stages** (``state.json``): ``round{k}/pairs``, ``round{k}/train`` (:class:`~.training.RoundTrainer`),
+``round{k}/eval`` (:class:`~.evaluate.Evaluator`). Callers may pass :class:`~.hooks.RunHooks` to observe them.
 
 **Speed** (GPU): bf16 autocast, channels_last, ``torch.compile`` (optional, ``compile_mode``), fused AdamW, large
 generation batches; **DDP**: under ``torchrun`` every rank trains on its share of the batch, and pair generation
@@ -42,11 +48,8 @@ and inversion are split across ranks (shards round-robin, real images in contigu
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import math
-import os
-import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,62 +59,30 @@ import torch
 from torch import nn
 
 from ...data.images import ImageData, load_image_dataset
-from ...outputs import atomic_write_bytes, atomic_write_text, atomic_write_via, run_manifest
-from ..flow.blocks import EMA, PairSource, rf_loss
+from ...outputs import FolderLock, atomic_write_bytes, atomic_write_text, lock_folder, run_manifest
+from ..flow.blocks import EMA, rf_loss
 from ..flow.ode import integrate, integrate_stochastic
 from . import distributed as D
+from . import metrics as M
 from .config import ImageReflowConfig
+from .evaluate import METRIC_COLUMNS, Evaluator, read_metric_rows, write_metric_rows
+from .field import FlatField, derive_seed
+from .hooks import RunHooks
+from .rundir import (
+    RunFolder,
+    atomic_torch_save,
+    check_output_folder,
+    check_resume,
+    check_round0_source,
+    create_run_folder,
+    load_checkpoint,
+)
+from .training import NonFiniteLossError, RoundTrainer
 from .unet import UNET_PRESETS, build_unet
 
-KILL_ENV = "COLLAPSE_THEORY_KILL_AT"
-"""Testing hook: ``"k:s"`` makes the process SIGKILL itself right after training step s of round k (after any
-checkpoint); ``"pairs:k:i"`` right after it wrote synthetic pair shard i of round k."""
+__all__ = ["EMA", "FlatField", "NonFiniteLossError", "RunHooks", "RunResult", "atomic_torch_save", "derive_seed",
+           "load_checkpoint", "rf_loss", "run"]
 
-_NOT_COMPARED = ("progress", "device", "compile", "compile_mode", "threads", "cache_dir")
-_ROUND0_FREE = _NOT_COMPARED + ("method", "real_fraction", "rounds", "steps", "n_pairs", "regen_every", "oras_noise",
-                                "oras_jitter", "round0_from", "checkpoint_every")
-"""Fields that may differ between a run and the run whose round 0 it shares (``round0_from``)."""
-
-
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or Inf; the run stopped and the last good checkpoint is kept."""
-
-
-# --------------------------------------------------------------------------------------------- small helpers
-
-def derive_seed(*parts) -> int:
-    """A 63-bit seed from any tuple of ints/strings (sha256), so independent streams never collide."""
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
-
-
-def atomic_torch_save(obj, path: Path) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` (readers never see half a file)."""
-    return atomic_write_via(path, lambda handle: torch.save(obj, handle))
-
-
-def load_checkpoint(path: Path) -> dict:
-    """A checkpoint or shard written by this module (tensors, numbers, lists and dicts only)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-class FlatField:
-    """v(x, t) on flattened images (n, C*H*W), as :mod:`collapse_theory.train.flow.ode` expects."""
-
-    def __init__(self, net: nn.Module, shape: tuple[int, int, int], autocast=None, channels_last: bool = False):
-        self.net, self.shape, self.autocast, self.channels_last = net, tuple(shape), autocast, channels_last
-
-    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        img = x.reshape((-1,) + self.shape)
-        if self.channels_last:
-            img = img.contiguous(memory_format=torch.channels_last)
-        ctx = self.autocast() if self.autocast is not None else contextlib.nullcontext()
-        with ctx:
-            out = self.net(img, t)
-        return out.float().reshape(x.shape[0], -1)
-
-
-# --------------------------------------------------------------------------------------------- the run object
 
 @dataclass
 class RunResult:
@@ -124,10 +95,16 @@ class RunResult:
     stages_run: list[str] = field(default_factory=list)
 
 
+def _note(message: str) -> None:
+    print(f"collapse-theory: note: {message}", file=sys.stderr)
+
+
 class _Run:
-    def __init__(self, cfg: ImageReflowConfig, out: Path, resume: bool):
+    def __init__(self, cfg: ImageReflowConfig, out: Path, resume: bool, hooks: RunHooks | None = None):
         self.cfg = cfg
         self.out = Path(out)
+        self.folder = RunFolder(self.out)
+        self.hooks = hooks if hooks is not None else RunHooks()
         self.dist = D.init(cfg.device)
         dev = cfg.device
         if dev.startswith("cuda") and self.dist.active:
@@ -138,8 +115,8 @@ class _Run:
                              "(use --device cpu)")
         self.resume = resume
         self.stages_run: list[str] = []
-        self.state_path = self.out / "state.json"
         self.use_bf16 = cfg.bf16 and self.device.type == "cuda"
+        self.lock: FolderLock | None = None
 
     # ---------------- bookkeeping
     def log(self, message: str) -> None:
@@ -159,88 +136,75 @@ class _Run:
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def completed(self) -> list[str]:
-        if self.state_path.is_file():
-            return json.loads(self.state_path.read_text())["completed"]
-        return []
-
-    def mark(self, stage: str) -> None:
+    def mark(self, stage: str, metric_rows: int | None = None) -> None:
         if self.dist.is_main:
-            done = self.completed()
-            if stage not in done:
-                done.append(stage)
-            atomic_write_text(self.state_path, json.dumps({"completed": done}, indent=1) + "\n")
+            self.folder.mark(stage, metric_rows)
         D.barrier(self.dist)
         self.stages_run.append(stage)
 
     def is_done(self, stage: str) -> bool:
-        return stage in self.completed()
+        return stage in self.folder.completed()
 
-    def prepare_directory(self) -> None:
-        manifest_path = self.out / "manifest.json"
-        config = self.cfg.to_dict()
+    # ---------------- before the folder: validate everything
+    def validate(self) -> tuple[nn.Module, Path | None]:
+        """Output path, data, network, Inception weights and the round-0 source, before anything is written."""
+        cfg = self.cfg
         if self.dist.is_main:
-            if manifest_path.is_file():
-                if not self.resume:
-                    raise ValueError(f"out already holds a run ({manifest_path}); pass --resume to continue it or "
-                                     f"choose another --out")
-                manifest = json.loads(manifest_path.read_text())
-                saved = manifest["config"]
-                diff = [k for k in config if k not in _NOT_COMPARED + ("rounds",) and saved.get(k) != config[k]]
-                if diff:
-                    raise ValueError(f"out holds a run with a different config ({diff[0]}: {saved.get(diff[0])!r} "
-                                     f"there, {config[diff[0]]!r} now); resume with the same flags or use another "
-                                     f"--out")
-                if config["rounds"] < saved["rounds"]:
-                    raise ValueError(f"rounds must be at least the run's {saved['rounds']} to resume it (more rounds "
-                                     f"extend it), got {config['rounds']}")
-                # a resumed run may add rounds: the manifest records every (re)start with its argv and versions
-                restart = run_manifest("collapse-theory reflow --resume", config, self.cfg.seed)
-                manifest.setdefault("resumed", []).append({k: restart[k] for k in
-                                                           ("created_utc", "argv", "versions", "git_revision")})
-                manifest["config"] = config
-                atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
-            elif self.out.exists() and any(self.out.iterdir()) and not self.resume:
-                raise ValueError(f"out must be a new or empty folder, {str(self.out)!r} holds other files")
+            check_output_folder(self.out, self.resume)
+        self.load_data()
+        net = self.new_net()
+        if cfg.inception:
+            M.find_inception_weights(cfg.inception_weights)
+        source = None
+        if cfg.round0_from and not self.folder.manifest_path.is_file():
+            _, source = check_round0_source(Path(cfg.round0_from), cfg.to_dict())
+            load_checkpoint(source, "retrain that run's round 0 or name another run", argument="round0_from")
+        return net, source
+
+    def open_folder(self, round0_checkpoint: Path | None) -> None:
+        """Resume the run in ``out`` (locked first) or create it atomically (then locked) with its manifest."""
+        if self.dist.is_main:
+            if self.folder.manifest_path.is_file():
+                self.lock = lock_folder(self.out)
+                manifest = check_resume(self.folder, self.cfg.to_dict())
+                atomic_write_text(self.folder.manifest_path, _json(manifest))
             else:
-                manifest = run_manifest("collapse-theory reflow", config, self.cfg.seed)
+                if self.out.is_dir() and any(self.out.iterdir()):
+                    raise ValueError(f"out must be a new or empty folder (or a run to resume), {str(self.out)!r} "
+                                     f"holds other files but no manifest.json")
+                manifest = run_manifest("collapse-theory reflow", self.cfg.to_dict(), self.cfg.seed)
                 manifest["world_size"] = self.dist.world
-                atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
-                if self.cfg.round0_from:
-                    self._adopt_round0(Path(self.cfg.round0_from))
+
+                def build(tmp: Path) -> None:
+                    atomic_write_text(tmp / "manifest.json", _json(manifest))
+                    if round0_checkpoint is not None:
+                        self._adopt_round0(tmp, round0_checkpoint)
+
+                create_run_folder(self.out, build)
+                self.lock = lock_folder(self.out)
         D.barrier(self.dist)
 
-    def _adopt_round0(self, source: Path) -> None:
-        """Start from the trained and evaluated round 0 of the run in ``source`` (same data, network, seed...)."""
+    def _adopt_round0(self, tmp: Path, ckpt: Path) -> None:
+        """Start from the trained and evaluated round 0 of the run ``round0_from`` (checked by validate())."""
         import pandas as pd
 
-        src_manifest = source / "manifest.json"
-        ckpt = source / "checkpoints" / "round_0.pt"
-        if not src_manifest.is_file() or not ckpt.is_file():
-            raise ValueError(f"round0_from must name a run folder with a trained round 0, but {str(source)!r} has no "
-                             f"manifest.json or checkpoints/round_0.pt")
-        saved = json.loads(src_manifest.read_text())["config"]
-        config = self.cfg.to_dict()
-        diff = [k for k in config if k not in _ROUND0_FREE and saved.get(k) != config[k]]
-        if diff:
-            raise ValueError(f"round0_from must name a run with the same round-0 settings, but {diff[0]} differs "
-                             f"({saved.get(diff[0])!r} there, {config[diff[0]]!r} here)")
-        state = load_checkpoint(ckpt)
-        atomic_torch_save(state, self.ckpt_path(0))
-        done = ["round0/train"]
-        if (source / "metrics.csv").is_file():
-            frame = pd.read_csv(source / "metrics.csv")
-            frame = frame[frame["round"] == 0].copy()
-            if not frame.empty:
-                frame["method"] = self.cfg.method
-                frame["real_fraction"] = self.cfg.real_fraction
-                atomic_write_text(self.out / "metrics.csv", frame.to_csv(index=False, float_format="%.10g"))
-                done.append("round0/eval")
-                for name in ("round_0.png", "round_0.npz"):
-                    if (source / "samples" / name).is_file():
-                        (self.out / "samples").mkdir(parents=True, exist_ok=True)
-                        atomic_write_bytes(self.out / "samples" / name, (source / "samples" / name).read_bytes())
-        atomic_write_text(self.state_path, json.dumps({"completed": done}, indent=1) + "\n")
+        source = ckpt.parent.parent
+        target = RunFolder(tmp)
+        atomic_torch_save(load_checkpoint(ckpt), target.ckpt_path(0))
+        done, rows = ["round0/train"], None
+        frame_rows, whole = read_metric_rows(source / "metrics.csv")
+        frame = pd.DataFrame(frame_rows, columns=METRIC_COLUMNS)
+        frame = frame[frame["round"] == 0].copy()
+        if whole and not frame.empty:
+            frame["method"] = self.cfg.method
+            frame["real_fraction"] = self.cfg.real_fraction
+            write_metric_rows(target.metrics_path, frame.to_dict("records"))
+            done.append("round0/eval")
+            rows = len(frame)
+            for name in ("round_0.png", "round_0.npz"):
+                if (source / "samples" / name).is_file():
+                    atomic_write_bytes(tmp / "samples" / name, (source / "samples" / name).read_bytes())
+        target.write_state({"completed": done, **({"metric_rows": {"0": rows}} if rows is not None else {})})
 
     # ---------------- data and network
     def load_data(self) -> None:
@@ -309,19 +273,17 @@ class _Run:
 
     def invert_all(self, net: nn.Module, round_k: int, tag) -> torch.Tensor:
         """All real training images inverted (each rank one contiguous block, then all-gathered)."""
-        n = self.real_x.shape[0]
-        start, stop = D.row_block(n, self.dist.rank, self.dist.world)
-        local = self.invert_block(net, self.real_x[start:stop], round_k, (tag, self.dist.rank))
-        return D.all_gather_rows(self.dist, local.contiguous(), n)
+        with self.hooks.stage("invert", round_k):
+            n = self.real_x.shape[0]
+            start, stop = D.row_block(n, self.dist.rank, self.dist.world)
+            local = self.invert_block(net, self.real_x[start:stop], round_k, (tag, self.dist.rank))
+            return D.all_gather_rows(self.dist, local.contiguous(), n)
 
     # ---------------- pairs on disk
-    def pair_dir(self, k: int) -> Path:
-        return self.out / "pairs" / f"round_{k}"
-
     def make_pairs(self, k: int, previous: nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Synthetic pairs (and real pairs for ra/ora/oras) of round k from model k-1; shards resume."""
         cfg = self.cfg
-        folder = self.pair_dir(k)
+        folder = self.folder.pair_dir(k)
         folder.mkdir(parents=True, exist_ok=True)
         n_shards = math.ceil(cfg.n_pairs / cfg.shard_size)
         mine = [i for i in range(n_shards) if i % self.dist.world == self.dist.rank]
@@ -334,10 +296,11 @@ class _Run:
                 x = self.euler(previous, z, 0.0, 1.0, cfg.gen_steps).cpu()
                 atomic_torch_save({"z": z, "x": x}, folder / f"synth_{i:05d}.pt")
                 bar.update(1)
-                if os.environ.get(KILL_ENV) == f"pairs:{k}:{i}":
-                    os.kill(os.getpid(), signal.SIGKILL)
+                if self.hooks.after_shard is not None:
+                    self.hooks.after_shard(k, i)
         D.barrier(self.dist)
-        shards = [load_checkpoint(folder / f"synth_{i:05d}.pt") for i in range(n_shards)]
+        remedy = "delete it to generate that shard again (the same pairs), then resume with --resume"
+        shards = [load_checkpoint(folder / f"synth_{i:05d}.pt", remedy) for i in range(n_shards)]
         synth_z = torch.cat([s["z"] for s in shards]).to(self.device)
         synth_x = torch.cat([s["x"] for s in shards]).to(self.device)
         real_z = None
@@ -350,10 +313,11 @@ class _Run:
                 if self.dist.is_main:
                     atomic_torch_save({"z": real_z.cpu()}, path)
                 D.barrier(self.dist)
-            real_z = load_checkpoint(path)["z"].to(self.device)
+            real_z = load_checkpoint(path, "delete it to invert the real images again (the same pairs), then "
+                                           "resume with --resume")["z"].to(self.device)
         if not torch.isfinite(synth_x).all() or (real_z is not None and not torch.isfinite(real_z).all()):
             raise NonFiniteLossError(f"round {k}: the pairs generated by model {k - 1} are not finite (NaN/Inf); "
-                                     f"the run stopped, last good checkpoint: {self.ckpt_path(k - 1)}")
+                                     f"the run stopped, last good checkpoint: {self.folder.ckpt_path(k - 1)}")
         return synth_z, synth_x, real_z
 
     def n_real_in_batch(self) -> int:
@@ -367,81 +331,10 @@ class _Run:
                              f"got {self.cfg.batch_size}")
         return self.cfg.batch_size // self.dist.world
 
-    # ---------------- checkpoints
-    def ckpt_path(self, k: int) -> Path:
-        return self.out / "checkpoints" / f"round_{k}.pt"
-
-    def partial_path(self, k: int) -> Path:
-        return self.out / "checkpoints" / f"round_{k}_partial.pt"
-
     # ---------------- training
     def train_round(self, k: int, net: nn.Module, ema: EMA, n_steps: int, pairs) -> list[float]:
         """Train ``net`` in place for ``n_steps`` steps (round k); returns the per-step losses (float)."""
-        cfg = self.cfg
-        B = self.local_batch()
-        fused = self.device.type == "cuda"
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
-        warm = max(cfg.warmup_steps, 0)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
-        losses: list[float] = []
-        start = 0
-        synth_z, synth_x, real_z = pairs
-        partial = self.partial_path(k)
-        if partial.is_file():
-            state = load_checkpoint(partial)
-            net.load_state_dict(state["model"])
-            ema.model.load_state_dict(state["ema"])
-            opt.load_state_dict(state["opt"])
-            sched.load_state_dict(state["sched"])
-            start, losses = int(state["step"]), list(state["losses"])
-            if state.get("real_z") is not None:
-                real_z = state["real_z"].to(self.device)
-            self.log(f"round {k}: resumed at step {start} of {n_steps}")
-        step_net = self.training_module(net)
-        n_r = self.n_real_in_batch() if k > 0 else 0
-        source = (PairSource(real_x=self.real_x, independent=True) if k == 0 else
-                  PairSource(real_x=self.real_x, synth_z=synth_z, synth_x=synth_x, real_z=real_z,
-                             real_fraction=self.cfg.real_fraction if n_r > 0 else 0.0))
-        regen = k > 0 and cfg.method in ("ora", "oras") and n_r > 0
-        kill = os.environ.get(KILL_ENV)
-        pending: list[torch.Tensor] = []
-        net.train()
-        with self.bar(n_steps, f"round {k}: training") as bar:
-            bar.update(start)
-            for step in range(start, n_steps):
-                if regen and step > 0 and step % cfg.regen_every == 0:
-                    real_z = source.real_z = self.invert_all(ema.model, k, ("regen", step))
-                torch.manual_seed(derive_seed(cfg.seed, "step", k, step, self.dist.rank))
-                x0, x1 = source.batch(B)
-                t = torch.rand(B, device=self.device)
-                if cfg.channels_last:
-                    x0 = x0.contiguous(memory_format=torch.channels_last)
-                    x1 = x1.contiguous(memory_format=torch.channels_last)
-                with self.autocast():
-                    loss = rf_loss(step_net, x0, x1, t, reduction="mean")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip is not None:
-                    nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip, foreach=True)
-                opt.step()
-                sched.step()
-                ema.update(net)
-                pending.append(loss.detach())
-                done = step + 1
-                checkpoint_now = cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < n_steps
-                if len(pending) >= cfg.loss_check_every or checkpoint_now or done == n_steps:
-                    losses.extend(self._check_losses(pending, k, done - len(pending)))
-                    pending = []
-                if checkpoint_now and self.dist.is_main:
-                    atomic_torch_save({"model": net.state_dict(), "ema": ema.model.state_dict(),
-                                       "opt": opt.state_dict(), "sched": sched.state_dict(), "step": done,
-                                       "losses": losses, "real_z": real_z.cpu() if regen else None}, partial)
-                bar.update(1)
-                if kill == f"{k}:{done}":
-                    os.kill(os.getpid(), signal.SIGKILL)
-        net.eval()
-        D.assert_replicas_equal(self.dist, net)
-        return losses
+        return RoundTrainer(self, k, net, ema, n_steps, pairs).train()
 
     def training_module(self, net: nn.Module) -> nn.Module:
         """``net`` wrapped for training: DDP under torchrun, then ``torch.compile`` when asked.
@@ -461,74 +354,109 @@ class _Run:
         self._training_module = (net, module)
         return module
 
-    def _check_losses(self, pending: list[torch.Tensor], k: int, first_step: int) -> list[float]:
-        values = torch.stack(pending).float()
-        if self.dist.active:
-            torch.distributed.all_reduce(values)
-            values = values / self.dist.world
-        values = values.cpu().tolist()
-        for i, v in enumerate(values):
-            if not math.isfinite(v):
-                last = self.partial_path(k) if self.partial_path(k).is_file() else self.ckpt_path(k - 1)
-                kept = f"last good checkpoint: {last}" if last.is_file() else "no checkpoint was written yet"
-                raise NonFiniteLossError(f"training loss became {v} at round {k}, step {first_step + i + 1}; the run "
-                                         f"stopped ({kept}); try a smaller --lr or stronger gradient clipping")
-        return values
+    # ---------------- metrics.csv
+    def load_metric_rows(self) -> list[dict]:
+        """The rows of metrics.csv; rounds whose rows are missing or cut short (fewer than the state recorded, or a
+        truncated file) lose their evaluation mark and are evaluated again (the same numbers)."""
+        rows, whole = read_metric_rows(self.folder.metrics_path)
+        state = self.folder.state()
+        counts = state.get("metric_rows", {})
+        evaluated = [int(s[len("round"):-len("/eval")]) for s in state["completed"] if s.endswith("/eval")]
+        damaged = []
+        for k in evaluated:
+            have = sum(1 for r in rows if int(r["round"]) == k)
+            if have == 0 or (str(k) in counts and have != counts[str(k)]) or (not whole and str(k) not in counts):
+                damaged.append(k)
+        if damaged:
+            _note(f"{self.folder.metrics_path} is missing rows of round(s) {', '.join(map(str, damaged))} (truncated "
+                  f"or edited); evaluating them again")
+            rows = [r for r in rows if int(r["round"]) not in damaged]
+            self.folder.unmark([f"round{k}/eval" for k in damaged])
+            write_metric_rows(self.folder.metrics_path, rows)
+        return rows
+
+    def load_round(self, k: int, net: nn.Module, ema: EMA) -> list[float] | None:
+        """Round k's trained weights into ``net`` and ``ema`` and its losses, or None when its checkpoint is gone
+        (the round is then trained again: the same weights)."""
+        path = self.folder.ckpt_path(k)
+        if not path.is_file():
+            if self.dist.is_main:
+                _note(f"{path} is missing although state.json says round {k} was trained; training it again")
+            return None
+        state = load_checkpoint(path, f"delete it to train round {k} again (the same weights), then resume with "
+                                      f"--resume")
+        net.load_state_dict(state["model"])
+        ema.model.load_state_dict(state["ema"])
+        return list(state["losses"])
 
     # ---------------- the whole run
     def execute(self) -> list[dict]:
-        from .evaluate import Evaluator
+        net, round0_checkpoint = self.validate()
+        try:
+            self.open_folder(round0_checkpoint)
+            return self.rounds(net)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
+    def rounds(self, net: nn.Module) -> list[dict]:
         cfg = self.cfg
-        self.prepare_directory()
-        self.load_data()
-        evaluator = Evaluator(self) if self.dist.is_main else None
-        metrics_rows = evaluator.load_rows() if evaluator else []
-        net = self.new_net()
+        metrics_rows = self.load_metric_rows() if self.dist.is_main else []
+        evaluator: Evaluator | None = None          # built only when a round is left to evaluate
         ema = EMA(net, cfg.ema_decay)
         for k in range(cfg.rounds + 1):
-            if self.is_done(f"round{k}/train"):
-                state = load_checkpoint(self.ckpt_path(k))
-                net.load_state_dict(state["model"])
-                ema.model.load_state_dict(state["ema"])
-                losses = list(state["losses"])
-            else:
-                pairs = (None, None, None)
-                if k > 0:
-                    pairs = self.make_pairs(k, ema.model)
-                    self.mark(f"round{k}/pairs")
-                    # warm start from model k-1's EMA weights (as the Gaussian and 2-D pipelines do)
-                    net.load_state_dict(ema.model.state_dict())
-                losses = self.train_round(k, net, ema, cfg.round0_steps if k == 0 else cfg.steps, pairs)
-                if self.dist.is_main:
-                    atomic_torch_save({"model": net.state_dict(), "ema": ema.model.state_dict(), "losses": losses,
-                                       "round": k}, self.ckpt_path(k))
-                    self.partial_path(k).unlink(missing_ok=True)
-                self.mark(f"round{k}/train")
+            losses = self.load_round(k, net, ema) if self.is_done(f"round{k}/train") else None
+            if losses is None:
+                losses = self.train_and_save(k, net, ema)
             if not self.is_done(f"round{k}/eval"):
-                if evaluator is not None:
-                    metrics_rows = [r for r in metrics_rows if r["round"] != k]
-                    metrics_rows += evaluator.evaluate_round(k, ema.model, losses)
+                new_rows: list[dict] = []
+                if self.dist.is_main:
+                    evaluator = evaluator or Evaluator(self)
+                    with self.hooks.stage("eval", k):
+                        new_rows = evaluator.evaluate_round(k, ema.model, losses)
+                    metrics_rows = [r for r in metrics_rows if r["round"] != k] + new_rows
                     evaluator.write(metrics_rows)
-                self.mark(f"round{k}/eval")
+                self.mark(f"round{k}/eval", metric_rows=len(new_rows))
         return metrics_rows
 
+    def train_and_save(self, k: int, net: nn.Module, ema: EMA) -> list[float]:
+        pairs = (None, None, None)
+        if k > 0:
+            with self.hooks.stage("pairs", k):
+                pairs = self.make_pairs(k, ema.model)
+            self.mark(f"round{k}/pairs")
+            # warm start from model k-1's EMA weights (as the Gaussian and 2-D pipelines do)
+            net.load_state_dict(ema.model.state_dict())
+        with self.hooks.stage("train", k):
+            losses = self.train_round(k, net, ema, self.cfg.round0_steps if k == 0 else self.cfg.steps, pairs)
+        if self.dist.is_main:
+            atomic_torch_save({"model": net.state_dict(), "ema": ema.model.state_dict(), "losses": losses,
+                               "round": k}, self.folder.ckpt_path(k))
+            self.folder.partial_path(k).unlink(missing_ok=True)
+        self.mark(f"round{k}/train")
+        return losses
 
-def run(config: ImageReflowConfig, out, *, resume: bool = False) -> RunResult:
+
+def _json(obj) -> str:
+    import json
+
+    return json.dumps(obj, indent=2, default=str) + "\n"
+
+
+def run(config: ImageReflowConfig, out, *, resume: bool = False, hooks: RunHooks | None = None) -> RunResult:
     """Run (or with ``resume=True`` continue) the pipeline of ``config`` in the folder ``out``.
 
     Returns a :class:`RunResult` with the tidy metrics frame (rank 0; other ranks get an empty frame).
-    Raises ValueError naming the argument for bad input, :class:`NonFiniteLossError` when training diverges."""
+    Raises ValueError naming the argument for bad input (and for an unreadable run file, naming it),
+    :class:`NonFiniteLossError` when training diverges. ``hooks`` (:class:`RunHooks`) observe the stages."""
     import pandas as pd
-
-    from .evaluate import METRIC_COLUMNS
 
     start = time.perf_counter()
     cfg = config.validated()
     threads_before = torch.get_num_threads()
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
-    r = _Run(cfg, Path(out), resume)
+    r = _Run(cfg, Path(out), resume, hooks)
     try:
         rows = r.execute()
     finally:
