@@ -78,8 +78,9 @@ def test_missing_or_corrupt_archive_names_the_path_and_how_to_obtain_it(tmp_path
 
 
 def test_real_dataset_from_the_shared_archive_if_present():
-    if not (default_data_dir() / "mnist10k.npz").is_file():
-        pytest.skip("../shared/data/mnist10k.npz is not present")
+    if not resolve_archive_path("mnist").is_file():  # $COLLAPSE_THEORY_DATA, else ../shared/data
+        pytest.skip("mnist10k.npz is in neither $COLLAPSE_THEORY_DATA nor ../shared/data (build it: "
+                    "collapse-theory data prepare --dataset mnist --from DIR)")
     ds = load_real_dataset("mnist", 4, max_images=2000)
     assert ds.points.shape == (2000, 4) and ds.eigenvalues[0] == pytest.approx(1.0)
     assert np.allclose(ds.points.T @ ds.points / 2000, np.diag(ds.eigenvalues), atol=1e-12)
