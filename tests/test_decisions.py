@@ -224,7 +224,7 @@ def test_decide_family_applies_holm():
     assert decide(b, weaker, holm_rank=2).decision == "confirmed"
     with pytest.raises(ValueError, match="family_size"):
         decide_family([(a, strong)])
-    with pytest.raises(ValueError, match="distinct claims"):
+    with pytest.raises(ValueError, match="distinct decisions"):
         decide_family([(a, strong), (a, weaker)])
 
 

@@ -388,7 +388,8 @@ def decide_family(items: Sequence[tuple]) -> list[Decision]:
     """Decide the claims of one tier together with Holm's step-down correction.
 
     ``items``: one ``(protocol, values)`` or ``(protocol, values, seeds)`` per claim; the protocols must share
-    tier and level, name distinct claims, and declare ``family_size == len(items)`` (fixed in advance). Each
+    tier and level, be distinct decisions (claim, statistic: one claim may have several), and declare
+    ``family_size == len(items)`` (fixed in advance). Each
     direction is Holm-adjusted over the family separately (confirmations among the hypothesised p-values,
     refutations among the opposite ones)."""
     if not items:
@@ -409,8 +410,8 @@ def decide_family(items: Sequence[tuple]) -> list[Decision]:
         if protocol.family_size != len(items):
             raise ValueError(f"family_size must equal the number of claims decided together ({len(items)}), "
                              f"got {protocol.family_size} for {protocol.claim}")
-    if len({p.claim for p in protocols}) != len(protocols):
-        raise ValueError("items must name distinct claims")
+    if len({(p.claim, p.statistic) for p in protocols}) != len(protocols):
+        raise ValueError("items must be distinct decisions (claim, statistic)")
     raw = [_raw_p(p, v) for p, v in zip(protocols, arrays)]
     adj = holm_adjust([r[0] for r in raw])
     adj_opp = holm_adjust([r[1] for r in raw])
@@ -434,7 +435,8 @@ def power(protocol: Protocol, effect: float, sd: float, n_sim: int = 2000, seed:
 
     Closed forms for ``paired-t`` (noncentral t: P(T'_{n-1, delta sqrt(n)/sd} > t_{n-1}^{-1}(1 - a))) and
     ``sign`` (P(Bin(n, Phi(delta/sd)) >= k_a)) with delta = +-(effect - margin) in the hypothesised direction
-    and a the per-claim threshold; a Monte-Carlo estimate over ``n_sim`` seed blocks for ``sign-flip``."""
+    and a the per-claim threshold; a Monte-Carlo estimate over ``n_sim`` seed blocks for ``sign-flip`` (above
+    :data:`EXACT_SIGN_FLIP_MAX` seeds the t test's closed form, the permutation test's large-sample equivalent)."""
     effect = _finite_float(effect, "effect")
     sd = _finite_float(sd, "sd")
     if sd <= 0:
@@ -462,6 +464,9 @@ def _power_std(protocol: Protocol, delta_sd: float, holm_rank, z: np.ndarray) ->
         return float(_st.binom.sf(k_crit - 1, n, _st.norm.cdf(delta_sd)))
     if not protocol.can_confirm(holm_rank):
         return 0.0
+    if n > EXACT_SIGN_FLIP_MAX:  # the permutation test's large-sample equivalent: the t test's closed form
+        crit = _st.t.isf(thr, n - 1)
+        return float(_st.nct.sf(crit, n - 1, delta_sd * math.sqrt(n)))
     p = one_sided_p("sign-flip", z + delta_sd, "greater")
     return float(np.mean(p <= thr))
 
