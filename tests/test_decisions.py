@@ -292,9 +292,9 @@ def test_check_result_carries_the_decision():
 
     def run(impl):
         values = np.arange(1.0, 9.0) if impl is None else impl
-        return Outcome(True, {"n": 8}, decision=decide(protocol, values))
+        return Outcome(impl is None, {"n": 8}, decision=decide(protocol, values))
 
-    item = Check("C-RF", "numeric", "toy-decision", run, {"wrong": "not an array"})
+    item = Check("C-RF", "numeric", "toy-decision", run, {"wrong": -np.arange(1.0, 9.0)})
     result = run_check(item)
     assert result.status == "pass" and result.decision.decision == "confirmed"
     d = result.as_dict()
@@ -304,7 +304,7 @@ def test_check_result_carries_the_decision():
                                                                              "confirmed", 8)
     json.dumps(d, allow_nan=False)
     # a decision about another claim is a machinery error
-    wrong = Check("C-RA", "numeric", "toy-decision", run, {"wrong": "not an array"})
+    wrong = Check("C-RA", "numeric", "toy-decision", run, {"wrong": -np.arange(1.0, 9.0)})
     assert run_check(wrong).status == "error"
     # checks without a decision keep their old keys only
     plain = run_check(Check("C-RF", "numeric", "plain", lambda impl: Outcome(impl is None), {"m": 1}))
