@@ -1,7 +1,6 @@
-"""The registered checks of the collapse-law claims pass on the toolkit's formulas and reject every mutant (the
-symbolic and numeric tiers), and every law claim is a toolkit-theorem with a 'compare:' reference."""
-
-import pytest
+"""Every collapse-law claim has symbolic and numeric checks and is a toolkit-theorem with a 'Compare:' reference.
+(The checks themselves, with every mutant, run in test_symbolic.py and test_registry.py, which cover every
+registered symbolic and numeric check.)"""
 
 from collapse_theory.claims import registry
 
@@ -16,11 +15,6 @@ def test_law_claims_are_toolkit_theorems_with_a_reference():
         assert "Compare:" in claim.statement and "the paper proves" not in claim.statement.lower()
 
 
-@pytest.mark.parametrize("tier", ["symbolic", "numeric"])
-def test_law_checks_pass_and_reject_their_mutants(tier):
-    results = registry.run_checks([tier], LAW_CLAIMS)
-    covered = {r.claim_id for r in results}
-    assert covered == set(LAW_CLAIMS)
-    for r in results:
-        assert r.status == "pass", (r.claim_id, r.name, r.status, r.message, r.mutants_rejected)
-        assert r.mutants_rejected and all(r.mutants_rejected.values())
+def test_every_law_claim_has_symbolic_and_numeric_checks():
+    for tier in ("symbolic", "numeric"):
+        assert {c.claim_id for c in registry.checks([tier], LAW_CLAIMS)} == set(LAW_CLAIMS)

@@ -83,3 +83,31 @@ def test_tail_law_flips_fail():
     assert "error_contracts_at_rate" in failed(r) and "ou_eigenfunction_He3" not in failed(r)
     r = LT.prove_zipf_tail({"exponent_k": lambda beta: beta + 1})
     assert {"tail_integral", "tail_slope"} <= failed(r) and "seen_error_integral" not in failed(r)
+
+
+def _law_check(name):
+    from collapse_theory.claims import registry
+
+    return next(c for c in registry.checks(["symbolic"]) if c.claim_id.startswith("LAW-") and c.name == name)
+
+
+def test_breaking_the_numpy_function_fails_the_symbolic_check(monkeypatch):
+    from collapse_theory.theory.laws import gaussian as lg, wright_fisher as lw, zipf as zz
+
+    item = _law_check("resampling-laws")
+    assert item.run(None).passed
+    monkeypatch.setattr(lw, "loss_probability", lambda n, k: k / n)
+    assert not item.run(None).passed
+    original = lg.gaussian_refit_closed_form
+
+    def slipped(*args, **kwargs):
+        out = dict(original(*args, **kwargs))
+        out["E_std"] = out["E_std"] * (1 + 1e-9)
+        return out
+
+    monkeypatch.setattr(lg, "gaussian_refit_closed_form", slipped)
+    result = _law_check("refit-laws-1d").run(None)
+    assert not result.passed and result.evidence["numpy_link_max_rel_err"] > 1e-10
+    monkeypatch.setattr(zz, "zipf_asymptotics", lambda beta: {"exponent_T": 1 / beta, "constant_T": 1.0,
+                                                               "exponent_k": beta - 1, "constant_k": 1.0})
+    assert not _law_check("zipf-asymptotics").run(None).passed

@@ -1,15 +1,50 @@
 """Symbolic-tier checks of the collapse laws: the sympy proofs of :mod:`collapse_theory.proofs.laws` and
 :mod:`collapse_theory.proofs.laws_mean`, one check per law. ``impl`` is a dictionary of replaced formulas (``None``:
 the toolkit's); each mutant replaces one formula by a plausible wrong one (wrong divisor, wrong exponent, missing
-factor), and the proof must then fail at least one step."""
+factor), and the proof must then fail at least one step.
+
+A symbolic pass also certifies the numpy code users call: each check evaluates the (possibly replaced) proved formulas
+at a grid of parameters and compares them with the numpy functions of collapse_theory/theory/laws/ (relative 1e-11:
+the same expression evaluated in a different order in float64), so a proved formula and a wrong numpy function cannot
+both pass."""
 
 from __future__ import annotations
 
 import sympy as sp
 
+import numpy as np
+
 from ...proofs import laws as L, laws_mean as LM, laws_tails as LT
-from ..proved import proof_outcome as outcome
-from ..registry import check
+from ...theory.laws import diffusion as dd, gaussian as lg, mean_estimation as me, regression as lr
+from ...theory.laws import wright_fisher as lw, zipf as zz
+from ..proved import proof_outcome
+from ..registry import Outcome, check
+
+LINK_RTOL = 1e-11
+
+
+def _num(expr) -> float:
+    return float(sp.N(sp.sympify(expr), 30))
+
+
+def outcome(result: dict, pairs) -> Outcome:
+    """The proof's outcome, failed too when a numpy value differs from the proved formula's value: ``pairs`` is an
+    iterable of (numpy value, sympy expression); evidence ``numpy_link_max_rel_err``."""
+    base = proof_outcome(result)
+    worst = 0.0
+    try:
+        for value, expr in pairs:
+            exact = _num(expr)
+            worst = max(worst, abs(float(value) - exact) / max(abs(exact), 1e-300))
+    except (ArithmeticError, TypeError, ValueError) as exc:  # a formula that cannot be evaluated is not linked
+        worst = float("inf")
+        base.evidence["numpy_link_error"] = f"{type(exc).__name__}: {exc}"[:120]
+    base.evidence["numpy_link_max_rel_err"] = worst if np.isfinite(worst) else 1e300
+    return Outcome(base.passed and worst <= LINK_RTOL, base.evidence)
+
+
+def _I(v):
+    return sp.Integer(v) if isinstance(v, int) else sp.Rational(str(v))
 
 
 def _gamma_ratio(M, D):
@@ -35,7 +70,13 @@ def gaussian_refit_1d(impl):
     """chi-square moments integrated from the density; the one-round recursions of E sigma2, E log sigma2,
     E sigma, E (mu - mu0)^2 for the unbiased and mle fits (symbolic n, k); the W2 decomposition; Jensen gaps
     making the log drift negative and c < 1."""
-    return outcome(L.prove_gaussian_refit(impl))
+    f = L.with_overrides(L.GAUSSIAN_FORMULAS, impl)
+    pairs = []
+    for M in (2, 5, 20):
+        for e in lg.ESTIMATORS:
+            cf = lg.gaussian_refit_closed_form(5, M, 1.7, e)
+            pairs += [(cf[q][n], f[q](_I(n), _I(M), _I(1.7), e)) for q in cf for n in range(6)]
+    return outcome(L.prove_gaussian_refit(impl), pairs)
 
 
 @check("LAW-GAUSSIAN-REFIT", "symbolic", "refit-laws-d-dim", mutants={
@@ -48,7 +89,15 @@ def gaussian_refit_1d(impl):
 def gaussian_refit_d(impl):
     """Bartlett decomposition for d = 2, 3: the per-round factor of E det Sigma_n is prod_i (k - i + 1)/D^d and the
     log-det drift sum_i [psi((k - i + 1)/2) + log(2/D)], from integrated chi-square moments."""
-    return outcome(L.prove_gaussian_refit_d(impl))
+    f = L.with_overrides(L.GAUSSIAN_D_FORMULAS, impl)
+    pairs = []
+    for M, spectrum in ((4, (2.0, 0.5)), (9, (1.0, 3.0, 0.25))):
+        d = len(spectrum)
+        for e in lg.ESTIMATORS:
+            cf = lg.gaussian_refit_d_closed_form(1, M, spectrum, e)
+            pairs += [(cf["E_det"][1] / np.prod(spectrum), f["det_factor"](_I(M), d, e)),
+                      (cf["E_log_det"][1] - np.sum(np.log(spectrum)), f["log_det_drift"](_I(M), d, e))]
+    return outcome(L.prove_gaussian_refit_d(impl), pairs)
 
 
 @check("LAW-WRIGHT-FISHER", "symbolic", "resampling-laws", mutants={
@@ -68,7 +117,17 @@ def gaussian_refit_d(impl):
 def wright_fisher(impl):
     """Multinomial moments from the generating function; the collision recursion; the mixed chain's mean
     contraction and distance recursion and bound; the absorption (loss) probability as a harmonic function."""
-    return outcome(L.prove_wright_fisher(impl))
+    f = L.with_overrides(L.WRIGHT_FISHER_FORMULAS, impl)
+    pairs = []
+    for n, p0 in ((3, (0.5, 0.3, 0.2)), (12, (0.25, 0.25, 0.25, 0.25))):
+        purity = _I(sum(v * v for v in p0))
+        pairs += [(v, f["E_collision"](_I(m), _I(n), purity))
+                  for m, v in enumerate(lw.wright_fisher_closed_form(6, n, p0)["E_collision"])]
+        for w in (0.0, 0.3):
+            pairs += [(v, f["E_sq_dist_to_real"](_I(m), _I(n), 1 - _I(w), purity))
+                      for m, v in enumerate(lw.wright_fisher_closed_form(6, n, p0, w)["E_sq_dist_to_real"]) if m]
+        pairs += [(lw.loss_probability(n, k), f["loss_probability"](_I(k), _I(n))) for k in range(n) if k]
+    return outcome(L.prove_wright_fisher(impl), pairs)
 
 
 @check("LAW-REGRESSION-CHAIN", "symbolic", "chain-laws", mutants={
@@ -84,7 +143,11 @@ def wright_fisher(impl):
 def regression_chain(impl):
     """OLS unbiasedness and covariance on a symbolic design; the accumulate fit averages the labels, so
     e_n = e_{n-1} + u_n/n; the factors n and sum 1/i^2 (-> pi^2/6); E 1/chi2_{T-d+1} = 1/(T - d - 1)."""
-    return outcome(L.prove_regression_chain(impl))
+    f = L.with_overrides(L.REGRESSION_FORMULAS, impl)
+    pairs = [(v, f["E_test_error"](_I(n), _I(T), _I(d), _I(0.7), mode))
+             for T, d in ((5, 2), (30, 4)) for mode in lr.MODES
+             for n, v in enumerate(lr.regression_chain_closed_form(8, T, d, 0.7, mode)["E_test_error"]) if n]
+    return outcome(L.prove_regression_chain(impl), pairs)
 
 
 @check("LAW-FIXED-REAL-RATIO", "symbolic", "ratio-laws", mutants={
@@ -98,7 +161,14 @@ def regression_chain(impl):
 def fixed_real_ratio(impl):
     """The refit decomposition, the deviation recursion and its stationary limit lambda sigma2/(n (1 + 2 lambda)),
     and the population Jacobian lambda/(1 + lambda) in [0, 1)."""
-    return outcome(LM.prove_fixed_real_ratio(impl))
+    f = L.with_overrides(LM.FIXED_RATIO_FORMULAS, impl)
+    pairs = []
+    for n, lam in ((4, 0.5), (10, 2.0)):
+        dev = me.fixed_real_ratio_closed_form(6, n, lam, 1.3)["E_sq_dev_from_real_mean"]
+        pairs += [(v, f["deviation"](_I(t), _I(lam), _I(n), _I(1.3))) for t, v in enumerate(dev) if t]
+        pairs += [(me.fixed_ratio_stationary_variance(n, lam, 1.3), f["stationary"](_I(lam), _I(n), _I(1.3))),
+                  (me.fixed_ratio_jacobian(lam), f["jacobian"](_I(lam)))]
+    return outcome(LM.prove_fixed_real_ratio(impl), pairs)
 
 
 @check("LAW-FRESH-DATA", "symbolic", "fresh-data-laws", mutants={
@@ -111,7 +181,14 @@ def fixed_real_ratio(impl):
 def fresh_data(impl):
     """E[v' | past] = (1 - w) sigma2 + w b v and its fixed point; the mean-error recursion from three uncorrelated
     terms; its b = 1 fixed point sigma2 (n_r + n_s)/(n_r (n_r + 2 n_s))."""
-    return outcome(LM.prove_fresh_data(impl))
+    f = L.with_overrides(LM.FRESH_DATA_FORMULAS, impl)
+    pairs = []
+    for nr, ns, b in ((4, 12, 0.6), (10, 5, 1.2), (3, 3, 1.0)):
+        fixed = me.fresh_data_fixed_points(nr, ns, 1.3, b)
+        pairs.append((fixed["E_var"], f["var_fixed_point"](sp.Rational(ns, nr + ns), _I(b), _I(1.3))))
+        if b == 1.0:
+            pairs.append((fixed["E_sq_error"], f["mean_error_limit_b1"](_I(nr), _I(ns), _I(1.3))))
+    return outcome(LM.prove_fresh_data(impl), pairs)
 
 
 @check("LAW-OPTIMAL-WEIGHT", "symbolic", "optimal-weight-laws", mutants={
@@ -124,7 +201,13 @@ def fresh_data(impl):
 def optimal_weight(impl):
     """V_inf(w) is the fixed point of the weighted recursion; dV_inf/dw = q (w^2 + r w - r) with q > 0, vanishing at
     w*; 0 < w* < 1 (rationalised); w* = (sqrt 5 - 1)/2 at r = 1 and it beats the count weight 1/2."""
-    return outcome(LM.prove_optimal_weight(impl))
+    f = L.with_overrides(LM.OPTIMAL_WEIGHT_FORMULAS, impl)
+    pairs = []
+    for nr, ns in ((1, 1), (4, 12), (30, 7)):
+        pairs.append((me.optimal_real_weight(nr, ns), f["optimal"](sp.Rational(nr, ns))))
+        pairs += [(me.weighted_stationary_variance(w, nr, ns, 1.3), f["stationary"](_I(w), _I(nr), _I(ns), _I(1.3)))
+                  for w in (0.2, 0.5, 1.0)]
+    return outcome(LM.prove_optimal_weight(impl), pairs)
 
 
 @check("LAW-DIFFUSION-EARLY-STOP", "symbolic", "hermite-mode-laws", mutants={
@@ -138,7 +221,17 @@ def diffusion_early_stop(impl):
     """OU eigenfunctions He_1..He_4 (Gaussian moments); the training-moment recursion and its closed form; the output
     gain as rho x the solved fixed point; the per-mode rate (1 - alpha) e^{-m delta} <= (1 - alpha) e^{-delta} <
     1 - alpha."""
-    return outcome(LT.prove_diffusion_early_stop(impl))
+    f = L.with_overrides(LT.DIFFUSION_FORMULAS, impl)
+    pairs = []
+    h = dd.mixture_hermite_moments((0.3, 0.7), (-2.0, 1.0), (0.5, 0.8))
+    for alpha, delta in ((0.25, 0.1), (0.7, 0.5)):
+        cf = dd.diffusion_closed_form(5, alpha, delta)
+        for m in dd.MODES:
+            rho = sp.exp(-m * _I(delta))
+            pairs += [(v, rho * f["training_moment"](_I(k), _I(alpha), rho, sp.Float(h[m - 1], 30)))
+                      for k, v in enumerate(cf[f"E_He{m}"])]
+            pairs.append((dd.output_gain(m, alpha, delta), f["output_gain"](_I(alpha), rho)))
+    return outcome(LT.prove_diffusion_early_stop(impl), pairs)
 
 
 @check("LAW-ZIPF-TAIL", "symbolic", "zipf-asymptotics", mutants={
@@ -150,4 +243,11 @@ def diffusion_early_stop(impl):
 def zipf_tail(impl):
     """The seen-token error integral = C T^{-(1 - 1/beta)} and the tail integral = k^{-(beta - 1)}/((beta - 1) zeta)
     (sympy integrates both), their log-log slopes, the integral bounds on the tail sum, and (1 - p)^T <= e^{-T p}."""
-    return outcome(LT.prove_zipf_tail(impl))
+    f = L.with_overrides(LT.ZIPF_FORMULAS, impl)
+    pairs = []
+    for beta in (1.5, 2.0, 3.0):
+        a = zz.zipf_asymptotics(beta)
+        z = sp.zeta(_I(beta))
+        pairs += [(a["exponent_T"], f["exponent_T"](_I(beta))), (a["constant_T"], f["constant_T"](_I(beta), z)),
+                  (a["exponent_k"], f["exponent_k"](_I(beta))), (a["constant_k"], f["constant_k"](_I(beta), z))]
+    return outcome(LT.prove_zipf_tail(impl), pairs)
