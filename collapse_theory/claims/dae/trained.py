@@ -54,7 +54,7 @@ def _opt_fit_runs():
     train = train_package()
     p = OPT_FIT
     rng = np.random.default_rng(p["seed"])
-    Q = train.recursion.fixed_rotation(p["dim"])
+    Q = train.dae.recursion.fixed_rotation(p["dim"])
     s2 = np.repeat(p["sigma2"], p["replicates"])
     B = s2.size
     X = (rng.standard_normal((B, p["n_samples"], p["dim"])) * np.sqrt(p["spectrum"])) @ Q.T + p["mean_shift"]
@@ -104,7 +104,7 @@ def _opt_population_moment() -> np.ndarray:
     """E x x^T of the DAE-OPT fit data: Q diag(spectrum) Q^T + m m^T with m = 0.5 (1, ..., 1)."""
     train = train_package()
     p = OPT_FIT
-    Q = train.recursion.fixed_rotation(p["dim"])
+    Q = train.dae.recursion.fixed_rotation(p["dim"])
     m = np.full(p["dim"], p["mean_shift"])
     return (Q * np.array(p["spectrum"])) @ Q.T + np.outer(m, m)
 
@@ -118,7 +118,7 @@ def _opt_population_runs():
     p = OPT_POPULATION
     cfg = train.RecursionConfig(data="gaussian", dim=p["dim"], spectrum=p["spectrum"], sigma2=p["sigma2"], rounds=0,
                                 replicates=p["replicates"], n_samples=p["n_samples"], seed=p["seed"]).validated()
-    source = train.recursion.data_source(cfg)
+    source = train.dae.recursion.data_source(cfg)
     rng = np.random.default_rng(p["seed"])
     s2 = np.repeat(p["sigma2"], p["replicates"])
     X = source.sample(s2.size, p["n_samples"], rng)
@@ -176,7 +176,7 @@ def _bottleneck_runs():
     train = train_package()
     p = BOTTLENECK
     rng = np.random.default_rng(p["seed"])
-    Q = train.recursion.fixed_rotation(p["dim"])
+    Q = train.dae.recursion.fixed_rotation(p["dim"])
     s2 = np.repeat(p["sigma2"], p["inits"])
     X = (rng.standard_normal((s2.size, p["n_samples"], p["dim"])) * np.sqrt(p["spectrum"])) @ Q.T
     out = {}
@@ -266,7 +266,7 @@ def _one_round_runs():
     for i, data in enumerate(p["data"]):
         cfg = train.RecursionConfig(data=data, dim=p["dim"], spectrum=p["spectrum"] if data == "gaussian" else None,
                                     rounds=0, replicates=2, n_samples=p["n_train"], seed=p["seed"]).validated()
-        source = train.recursion.data_source(cfg)
+        source = train.dae.recursion.data_source(cfg)
         rng = np.random.default_rng(p["seed"] + i)
         T = source.sample(1, p["n_train"], rng)                          # (1, N, d)
         model = train.make_model("linear", 1, p["dim"])

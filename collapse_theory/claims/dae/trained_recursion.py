@@ -50,7 +50,7 @@ def _recursion_sigma2(data: str) -> float:
     p = RECURSION
     cfg = train.RecursionConfig(data=data, dim=p["dim"],
                                 spectrum=p["gaussian_spectrum"] if data == "gaussian" else None).validated()
-    return float(train.recursion.data_source(cfg).eigenvalues.min() / p["sigma2_ratio"])
+    return float(train.dae.recursion.data_source(cfg).eigenvalues.min() / p["sigma2_ratio"])
 
 
 @lru_cache(maxsize=None)
