@@ -104,7 +104,9 @@ def test_dry_run_small_budget_skips_and_still_reports(tmp_path):
     assert proc.stdout.rstrip().splitlines()[-1].startswith("=====")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["phases_s"]["total"] < 30
-    assert any("fit" in n for n in summary["notes"])
+    # what did not fit is said: planned away ("fit") or, on a loaded machine where the setup eats the budget, cut by
+    # the phase's hard deadline ("cut")
+    assert any("fit" in n or "cut" in n for n in summary["notes"]), summary["notes"]
 
 
 @pytest.mark.slow
@@ -194,8 +196,8 @@ def test_fashion_configs_share_round0():
     """The H100 settings validate, and round 0 / reflow / ra differ only in fields round0_from allows."""
     import torch
 
-    from collapse_theory.train.image import pipeline
     from collapse_theory.train.image.config import scale_config
+    from collapse_theory.train.image.rundir import ROUND0_FREE
 
     args = G.build_parser().parse_args(["--data-path", "x.npz"])
     scale, base, lim = G.fashion_settings(args, torch.device("cuda"))
@@ -207,7 +209,7 @@ def test_fashion_configs_share_round0():
         cfg = scale_config(scale, method=method, rounds=3, round0_from="elsewhere", **dict(common, steps=150))
         d = cfg.to_dict()
         differ = {k for k in d if d[k] != r0[k]}
-        assert differ <= set(pipeline._ROUND0_FREE), differ
+        assert differ <= set(ROUND0_FREE), differ
     ra = scale_config(scale, method="ra", rounds=3, **common)
     assert ra.real_fraction == 0.5
     with torch.device("meta"):
