@@ -194,3 +194,16 @@ def test_no_nan_or_overflow_over_wide_ranges(lam, sigma2, alpha, regime, rule):
 def test_no_nan_at_ten_thousand_rounds(lam, sigma2, alpha, rule):
     traj = recursion.dae_recursion(lam, sigma2, alpha, 10_000, "mix", rule, keep="final")
     assert np.all(np.isfinite(traj.eigenvalues)) and np.all(np.isfinite(traj.op_norm))
+
+
+def test_dae_step_numeric_check_tests_the_package_recursion(monkeypatch):
+    """DAE-STEP/numeric compares literal matrix propagation with the package's own one-round recursion (not a copy of
+    the map in the checker): breaking recursion.dae_recursion makes it fail."""
+    from collapse_theory.claims import registry
+
+    item = next(c for c in registry.checks(["numeric"], ["DAE-STEP"]) if c.name == "matrix-propagation-both-rules")
+    assert registry.run_check(item).status == "pass"
+    original = recursion.dae_recursion
+    monkeypatch.setattr(recursion, "dae_recursion",
+                        lambda lam, s2, *args, **kwargs: original(lam, 1.01 * np.asarray(s2), *args, **kwargs))
+    assert registry.run_check(item).status == "fail"

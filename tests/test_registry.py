@@ -55,3 +55,38 @@ def test_readme_claims_table_is_the_registry_table():
     readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
     block = readme.split("<!-- claims-table:start -->\n", 1)[1].split("\n<!-- claims-table:end -->", 1)[0]
     assert block == "\n".join(claims_tier_table(note="see claims.md"))
+
+
+def _item(run, mutants):
+    return registry.Check("DAE-OPT", "numeric", "synthetic", run, mutants)
+
+
+def test_a_mutant_that_makes_the_check_raise_is_not_rejected():
+    def run(impl):
+        if impl == "breaks":
+            raise ValueError("singular matrix in the mutant")
+        return registry.Outcome(impl is None, {"x": 1.0})
+
+    result = registry.run_check(_item(run, {"wrong and rejected": "wrong", "breaks the check": "breaks"}))
+    assert result.mutants_rejected == {"wrong and rejected": True, "breaks the check": False}
+    assert result.status == "weak"
+    assert "singular matrix in the mutant" in result.message and "breaks the check" in result.message
+
+
+@pytest.mark.parametrize("evidence", [{"z": float("nan")}, {"z": [1.0, float("nan")]},
+                                      {"nested": {"a": __import__("numpy").array([0.0, float("nan")])}}])
+def test_nan_anywhere_in_the_evidence_fails_the_check(evidence):
+    def run(impl):  # a one-sided test that passes on NaN data (NaN > 4 is False, so 'not below' holds)
+        return registry.Outcome(impl is None, dict(evidence))
+
+    result = registry.run_check(_item(run, {"wrong": "wrong"}))
+    assert result.status == "fail"
+    assert "nan_in_evidence" in result.evidence
+
+
+def test_finite_evidence_is_untouched_by_the_nan_guard():
+    def run(impl):
+        return registry.Outcome(impl is None, {"z": 1.5, "label": "ok", "flag": True, "none": None})
+
+    result = registry.run_check(_item(run, {"wrong": "wrong"}))
+    assert result.status == "pass" and "nan_in_evidence" not in result.evidence

@@ -65,8 +65,8 @@ def test_run_check_status_pass():
 def test_evidence_is_small():
     for item in SYMBOLIC_CHECKS:
         evidence = _run(item, None).evidence
-        assert set(evidence) <= {"steps_proved", "steps", "failed", "residual"}
-        assert all(isinstance(v, (int, str)) and len(str(v)) <= 200 for v in evidence.values())
+        assert set(evidence) <= {"steps_proved", "steps", "failed", "residual", "numpy_max_err_over_tol", "numpy_points"}
+        assert all(isinstance(v, (int, float, str)) and len(str(v)) <= 200 for v in evidence.values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,12 +210,126 @@ def test_paper_claims_need_their_assumptions():
     assert not paper_proofs.prove_paper_real({"alpha": sp.Integer(0)})["proved"]
 
 
-def test_symbolic_module_imports_only_sympy_and_stdlib():
-    tree = ast.parse(inspect.getsource(sym))
+@pytest.mark.parametrize("module", ["engine", "dae", "dae_rates", "dae_regimes", "paper", "flow"])
+def test_proof_modules_import_only_sympy_stdlib_and_each_other(module):
+    import importlib
+
+    tree = ast.parse(inspect.getsource(importlib.import_module(f"collapse_theory.proofs.{module}")))
     roots = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             roots |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            roots.add((node.module or "").split(".")[0])
-    assert roots <= {"__future__", "itertools", "functools", "typing", "sympy"}, roots
+            roots.add("." if node.level else (node.module or "").split(".")[0])
+    assert roots <= {"__future__", "itertools", "functools", "typing", "sympy", "."}, roots
+
+
+# ---------------------------------------------------------------------------------------------
+# A symbolic pass certifies the numpy code users call (proof <-> numpy links)
+# ---------------------------------------------------------------------------------------------
+
+def _broken(module, name, wrap):
+    original = getattr(module, name)
+    return name, (lambda *args, **kwargs: wrap(original, *args, **kwargs))
+
+
+@pytest.mark.parametrize("target, claim, check_name", [
+    ("optimal_dae", "DAE-OPT", "wiener-filter"),
+    ("fixed_point", "DAE-REAL-FIXED-POINT", "renoise-fixed-point"),
+    ("fixed_point_training_moment", "DAE-REAL-FIXED-POINT", "renoise-fixed-point"),
+    ("dae_recursion", "DAE-STEP", "renoise-map"),
+    ("dae_recursion", "DAE-STEP", "clean-map"),
+    ("velocity_affine", "GRF-VELOCITY", "gaussian-conditional-expectation"),
+])
+def test_breaking_the_numpy_function_fails_the_symbolic_check(monkeypatch, target, claim, check_name):
+    import numpy as np
+
+    from collapse_theory.theory.dae import linear as linear_dae, recursion
+    from collapse_theory.theory.flow import gaussian as gf
+
+    item = next(c for c in SYMBOLIC_CHECKS if c.claim_id == claim and c.name == check_name)
+    assert run_check(item).status == "pass"
+    breakers = {
+        "optimal_dae": (linear_dae, lambda f, S, s2: f(S, 2 * s2)),                    # doubled noise
+        "fixed_point": (recursion, lambda f, *a, **k: f(*a, **k) * (1 + 1e-9)),        # a 1e-9 relative slip
+        "fixed_point_training_moment": (recursion, lambda f, lam, s2, a, rule="renoise": f(lam, s2, 1 - a, rule)),
+        "dae_recursion": (recursion, lambda f, lam, s2, *a, **k: f(lam, np.sqrt(s2), *a, **k)),  # sigma for sigma2
+        "velocity_affine": (gf, lambda f, ends, t: (f(ends, t)[0].T, f(ends, t)[1])),  # transposed A_t
+    }
+    module, wrap = breakers[target]
+    monkeypatch.setattr(module, *_broken(module, target, wrap))
+    result = run_check(item)
+    assert result.status == "fail", result.as_dict()
+    assert result.evidence["numpy_max_err_over_tol"] > 1
+    assert result.evidence["steps_proved"] == result.evidence["steps"]   # the proof itself still holds
+
+
+# ---------------------------------------------------------------------------------------------
+# Every proof step can fail: flip the first + / - (or bump the first number) inside a step's own expression
+# ---------------------------------------------------------------------------------------------
+
+_FLIPPED_STEPS = [
+    ("dae", "prove_optimal_dae", "one_minus_gain"),
+    ("dae", "prove_renoise_step", "partial_fraction"),
+    ("dae", "prove_renoise_step", "strictly_below_mu"),
+    ("dae", "prove_clean_step", "gap_to_renoise"),
+    ("dae", "prove_bottleneck", "rank1_loss"),
+    ("dae_rates", "prove_rounds_clean", "decrement_at_least_min"),
+    ("dae_rates", "prove_rounds_clean", "decrement_closed_form"),
+    ("dae_regimes", "prove_log_drift_direction", "tangent_mean_is_phi_of_mean"),
+    ("dae_regimes", "prove_log_drift_direction", "two_point_law_has_mean_m"),
+    ("dae_regimes", "prove_real_fixed_point", "quadratic_from_fixed_point_equation"),
+    ("dae_regimes", "prove_real_fixed_point", "vieta_product"),
+    ("paper", "prove_paper_collapse", "one_minus_rate"),
+    ("paper", "prove_paper_collapse", "geometric_ratio"),
+    ("paper", "prove_paper_collapse", "bound_at_round_0_is_one_gain"),
+    ("paper", "prove_paper_real", "op_norm_excess_closed_form"),
+    ("flow", "prove_marginal", "E X_t = m_t"),
+    ("flow", "prove_flow_map", "dM/dt = A_t M"),
+    ("flow", "prove_flow_map", "M_0 = I"),
+    ("flow", "prove_reverse", "T(reverse(x)) = x"),
+    ("flow", "prove_straightness", "S + E||Z1 - Z0||^2 = K"),
+]
+
+
+class _FlipFirstOperator(ast.NodeTransformer):
+    """Inside the lambda of one ``proof.identity/sign("name", ..., lambda: expr)`` call: swap the first + / - met
+    in breadth-first order (the outermost operator) or, if there is none, add 1 to the first number."""
+
+    def __init__(self, step_name):
+        self.step_name, self.done = step_name, False
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if (not self.done and isinstance(node.func, ast.Attribute) and node.func.attr in ("identity", "sign")
+                and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == self.step_name
+                and isinstance(node.args[-1], ast.Lambda)):
+            for sub in ast.walk(node.args[-1].body):
+                if isinstance(sub, ast.BinOp) and isinstance(sub.op, (ast.Add, ast.Sub)):
+                    sub.op = ast.Sub() if isinstance(sub.op, ast.Add) else ast.Add()
+                    self.done = True
+                    break
+            else:
+                for sub in ast.walk(node.args[-1].body):
+                    if isinstance(sub, ast.Constant) and isinstance(sub.value, (int, float)):
+                        sub.value += 1
+                        self.done = True
+                        break
+        return node
+
+
+@pytest.mark.parametrize("module_name, function, step", _FLIPPED_STEPS, ids=lambda v: str(v)[:40])
+def test_a_step_fails_when_its_own_statement_is_flipped(module_name, function, step):
+    import importlib
+    import textwrap
+
+    module = importlib.import_module(f"collapse_theory.proofs.{module_name}")
+    original = getattr(module, function)
+    assert original()["steps"][step] is True
+    tree = ast.parse(textwrap.dedent(inspect.getsource(original)))
+    flipper = _FlipFirstOperator(step)
+    tree = ast.fix_missing_locations(flipper.visit(tree))
+    assert flipper.done, f"no operator found in step {step!r}"
+    namespace = dict(vars(module))
+    exec(compile(tree, f"<flipped {function}>", "exec"), namespace)  # noqa: S102 - the proof's own source, mutated
+    assert namespace[function]()["steps"][step] is False, f"{function}: step {step!r} still holds when flipped"

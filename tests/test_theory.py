@@ -82,7 +82,9 @@ def test_fixed_point_rate_is_below_one_minus_alpha():
 
 def test_fixed_point_edge_cases():
     assert np.all(fixed_point([4.0, 1.0], 0.1, 0.0) == 0)  # alpha = 0: collapse
-    assert np.allclose(fixed_point([4.0], 0.1, 1.0), [16 / 4.1])  # alpha = 1: f(lambda*)
+    # alpha = 1: every round trains on S* alone, so the recursion reaches the fixed point after one round
+    assert np.allclose(fixed_point([4.0], 0.1, 1.0), dae_recursion([4.0], 0.1, 1.0, 3, "mix").eigenvalues[1:],
+                       rtol=1e-14)
     assert np.all(fixed_point([0.0, 1.0], 0.1, 0.5) >= 0)
 
 
@@ -156,3 +158,15 @@ def test_trajectory_as_dict_is_json_serialisable():
     traj = dae_recursion([4.0, 1.0], 0.1, 0.1, 3, "mix")
     data = json.loads(json.dumps(traj.as_dict()))
     assert len(data["eigenvalues"]) == 4 and len(data["op_norm"]) == 4 and len(data["fixed_point"]) == 2
+
+
+def test_rounds_to_collapse_has_no_round_cap():
+    """N(1e7) = 10,000,015 lies inside the DAE-ROUNDS bounds (it used to be -1: N exceeded a fixed cap of 1e7)."""
+    from collapse_theory.theory.dae.recursion import rounds_to_collapse_bounds
+
+    n = rounds_to_collapse(1e7)
+    lo, hi = rounds_to_collapse_bounds(1e7)
+    assert lo[0] <= n[0] <= hi[0]
+    assert rounds_to_collapse(1e3, max_rounds=10)[0] == -1            # an explicit cap still reports -1
+    with pytest.raises(ValueError, match="^max_rounds "):
+        rounds_to_collapse(1e3, max_rounds=-1)

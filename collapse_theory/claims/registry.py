@@ -25,6 +25,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 TIERS = ("symbolic", "numeric", "trained", "image")
 PROVENANCES = ("paper-claim", "toolkit-theorem", "observation")
 
@@ -211,17 +213,45 @@ def checks(tiers: Iterable[str] | None = None, claim_ids: Iterable[str] | None =
     return sorted(selected, key=lambda c: (order[c.claim_id], TIERS.index(c.tier)))
 
 
+def evidence_has_nan(value) -> bool:
+    """True iff a NaN sits anywhere in ``value`` (a number, a numpy array, or lists/tuples/dicts of them)."""
+    if isinstance(value, dict):
+        return any(evidence_has_nan(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(evidence_has_nan(v) for v in value)
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        return False
+    try:
+        return bool(np.isnan(np.asarray(value, dtype=float)).any())
+    except (TypeError, ValueError):
+        return False
+
+
+def _guarded(outcome: Outcome) -> Outcome:
+    """A NaN anywhere in the evidence fails the outcome: a one-sided test must not pass on NaN data."""
+    nan_keys = [key for key, value in outcome.evidence.items() if evidence_has_nan(value)]
+    if outcome.passed and nan_keys:
+        return Outcome(False, {**outcome.evidence, "nan_in_evidence": ",".join(nan_keys)}, decision=outcome.decision)
+    return outcome
+
+
 def run_check(item: Check) -> CheckResult:
-    """Run a check on the toolkit's formula and on each mutant; see :class:`CheckResult` for the statuses."""
+    """Run a check on the toolkit's formula and on each mutant; see :class:`CheckResult` for the statuses.
+
+    A NaN anywhere in an outcome's evidence makes that outcome fail (:func:`evidence_has_nan`). A mutant counts as
+    rejected only when the check runs to the end on it and fails; a mutant that makes the check *raise* is NOT
+    rejected (the check did not tell it apart, it broke), and the exception is kept in ``message``."""
     start = time.perf_counter()
     try:
-        outcome = item.run(None)
+        outcome = _guarded(item.run(None))
         rejected = {}
+        raised = []
         for label, mutant in item.mutants.items():
             try:
-                rejected[label] = not item.run(mutant).passed
-            except (ArithmeticError, ValueError, TypeError, AssertionError):
-                rejected[label] = True  # a formula that breaks the check is rejected too
+                rejected[label] = not _guarded(item.run(mutant)).passed
+            except Exception as exc:  # noqa: BLE001 - a check that breaks on a wrong formula did not reject it
+                rejected[label] = False
+                raised.append(f"mutant {label!r} raised {type(exc).__name__}: {exc}"[:300])
     except Exception as exc:  # noqa: BLE001 - reported as an 'error' status, never swallowed silently
         return CheckResult(item.claim_id, item.tier, item.name, "error", {}, {},
                            time.perf_counter() - start,
@@ -238,7 +268,7 @@ def run_check(item: Check) -> CheckResult:
                            time.perf_counter() - start,
                            f"decision is about {decision.claim}/{decision.tier}, not {item.claim_id}/{item.tier}")
     return CheckResult(item.claim_id, item.tier, item.name, status, outcome.evidence, rejected,
-                       time.perf_counter() - start, decision=decision)
+                       time.perf_counter() - start, "; ".join(raised), decision=decision)
 
 
 def run_checks(tiers: Iterable[str] | None = None, claim_ids: Iterable[str] | None = None,

@@ -205,7 +205,7 @@ def prove_rounds_clean(overrides: dict | None = None) -> dict:
     """DAE-ROUNDS, clean, x' = x^3/(1+x)^2, x0 > 1:
 
     - decrement x - x' = x (2x + 1)/(1+x)^2; 2 - (x - x') = (3x + 2)/(1+x)^2 > 0 (each round removes < 2 sigma2);
-      for x = 1 + s >= 1: (x - x') - 3/4 = s (5 s + 8)/(4 (s+2)^2) >= 0
+      for x = 1 + s >= 1: (x - x') - 3/4 = s (5 s + 8)/(4 (s+2)^2) (an identity) >= 0
     - x0 - 1 <= x0 - x_N < 2N gives N > (x0 - 1)/2;
       1 < x_{N-1} <= x0 - 3 (N-1)/4 gives N < 4 (x0 - 1)/3 + 1."""
     claims = rounds_clean_claims()
@@ -216,8 +216,10 @@ def prove_rounds_clean(overrides: dict | None = None) -> dict:
     s = sp.Symbol("s", nonnegative=True)
     proof.identity("decrement_closed_form", lambda: x - xmap - claims["decrement"](x))
     proof.sign("decrement_below_max", "positive", lambda: claims["decrement_max"] - (x - xmap))
-    proof.sign("decrement_at_least_min", "nonnegative",
-               lambda: (x - xmap).subs(x, 1 + s) - claims["decrement_min"])
+    # exact excess over the claimed minimum (an identity: wrong in any constant or sign, it fails), then its sign
+    excess = s * (5 * s + 8) / (4 * (s + 2) ** 2)
+    proof.identity("decrement_at_least_min", lambda: (x - xmap).subs(x, 1 + s) - claims["decrement_min"] - excess)
+    proof.sign("decrement_excess_nonnegative", "nonnegative", lambda: excess)
     x0 = sp.Symbol("x0", positive=True)
     proof.identity("lower_bound_from_max_decrement", lambda: claims["lower"](x0) - (x0 - 1) / claims["decrement_max"])
     proof.identity("upper_bound_from_min_decrement",

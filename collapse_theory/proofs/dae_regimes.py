@@ -285,9 +285,13 @@ def prove_log_drift_direction(phi: Callable | None = None) -> dict:
     proof.identity("gap_zero_at_mean", lambda: gap.subs(y, m))
     proof.identity("gap_stationary_at_mean", lambda: sp.diff(gap, y).subs(y, m))
     proof.sign("gap_strictly_convex", "positive", lambda: sp.diff(gap, y, 2))
-    mean_y = sp.Symbol("E_y", positive=True)
+    # E[tangent(y)] = phi(E y) for every law of y with mean m: a generic two-point law y in {m - p d, m + (1 - p) d}
+    # with probabilities (1 - p, p) has mean m; the tangent expression proved above (not a retyped copy) is averaged
+    p_, d_ = sp.Symbol("p", positive=True), sp.Symbol("delta", positive=True)
+    low, high = m - p_ * d_, m + (1 - p_) * d_
+    proof.identity("two_point_law_has_mean_m", lambda: (1 - p_) * low + p_ * high - m)
     proof.identity("tangent_mean_is_phi_of_mean",
-                   lambda: (phi(m) + sp.diff(phi(m), m) * (mean_y - m)).subs(mean_y, m) - phi(m))
+                   lambda: (1 - p_) * tangent.subs(y, low) + p_ * tangent.subs(y, high) - phi(m))
 
     def gaussian_example():
         ns = (2, 5, 10, 100, 1000)

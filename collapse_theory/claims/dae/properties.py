@@ -159,15 +159,24 @@ def property_bottleneck(eigenvalues: np.ndarray, sigma2: float, rank: int, seed:
 # ---------------------------------------------------------------------------------------------
 
 def eigen_step(mu, sigma2, rule: str):
-    """The toolkit's one-round eigenvalue map: f(mu) = mu^2/(mu+sigma2) (renoise), h(mu) = mu^3/(mu+sigma2)^2 (clean)."""
+    """f(mu) = mu^2/(mu+sigma2) (renoise), h(mu) = mu^3/(mu+sigma2)^2 (clean), elementwise: the fixed-point checks'
+    iteration map and the base of wrong maps (mutants). DAE-STEP checks the package's own map,
+    :func:`package_one_round`, against literal matrix propagation."""
     gain = mu / (mu + sigma2)
     return mu * gain if rule == "renoise" else mu * gain * gain
 
 
+def package_one_round(mu, sigma2, rule: str):
+    """One round of the package's recursion from eigenvalues mu (replace regime):
+    ``recursion.dae_recursion(mu, sigma2, rounds=1, regime="replace", rule=rule).eigenvalues[1]``."""
+    return recursion.dae_recursion(np.asarray(mu, dtype=float), sigma2, 0.0, 1, "replace", rule).eigenvalues[1]
+
+
 def property_one_step(S: np.ndarray, sigma2: float, rule: str, impl=None) -> Outcome:
     """Propagating the second moment literally (W = W*(S~) by a linear solve; S' = W(S~ + sigma2 I)W^T or W S~ W^T)
-    gives the eigenvalues F(eig S~) and commutes with S~. Tolerance 64 d eps ||S~ + sigma2 I|| (float rounding)."""
-    step = impl or eigen_step
+    gives the eigenvalues of ``impl`` (default :func:`package_one_round`, the package's recursion) at eig S~ and
+    commutes with S~. Tolerance 64 d eps ||S~ + sigma2 I|| (float rounding)."""
+    step = impl or package_one_round
     d = S.shape[0]
     noisy = S + sigma2 * np.eye(d)
     W = np.linalg.solve(noisy, S).T

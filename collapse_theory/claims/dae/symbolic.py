@@ -14,7 +14,8 @@ import sympy as sp
 
 from ...proofs import dae as sym, dae_rates as rates, dae_regimes as regimes, paper
 from ...proofs.engine import inv
-from ..proved import proof_outcome
+from ..proved import linked_outcome, proof_outcome
+from . import symbolic_links as links
 from ..registry import check
 
 
@@ -34,8 +35,9 @@ _WIENER_MUTANTS = {
 def wiener_filter(impl):
     """L(W) = E||x - W(x + sigma eps)||^2 = tr S - 2 tr(WS) + tr(W(S + sigma2 I)W^T); grad = 2W(S + sigma2 I) - 2S;
     Hessian 2 I (x) (S + sigma2 I) > 0; the unique stationary point is S (S + sigma2 I)^-1 with gains
-    lam/(lam + sigma2) in [0, 1) (2x2 symbolic S, W)."""
-    return proof_outcome(sym.prove_optimal_dae(impl))
+    lam/(lam + sigma2) in [0, 1) (2x2 symbolic S, W). Link: the proved S (S + sigma2 I)^-1, lambdified, equals
+    the package's ``linear_dae.optimal_dae`` at 12 random SPD S (:func:`.symbolic_links.wiener_link`)."""
+    return linked_outcome(sym.prove_optimal_dae(impl), links.wiener_link(impl or sym.wiener))
 
 
 @check("DAE-OPT", "symbolic", "least-squares-limit", mutants={
@@ -84,8 +86,9 @@ def bottleneck_selection(impl):
 })
 def renoise_map(impl):
     """W(S + sigma2 I)W^T = S^2 (S + sigma2 I)^-1 = R diag(f(l_i)) R^T, f(mu) = mu^2/(mu + sigma2)
-    = mu - sigma2 + sigma2^2/(mu + sigma2) < mu."""
-    return proof_outcome(sym.prove_renoise_step(impl))
+    = mu - sigma2 + sigma2^2/(mu + sigma2) < mu. Link: the proved f equals one round of the package's
+    ``dae_recursion`` (replace, renoise) at 12 random (mu, sigma2) (:func:`.symbolic_links.step_link`)."""
+    return linked_outcome(sym.prove_renoise_step(impl), links.step_link(impl or sym.renoise_map, "renoise"))
 
 
 @check("DAE-STEP", "symbolic", "clean-map", mutants={
@@ -94,8 +97,9 @@ def renoise_map(impl):
     "dropped the factor mu: g^2 = mu^2/(mu + sigma2)^2": lambda mu, s2: mu ** 2 / (mu + s2) ** 2,
 })
 def clean_map(impl):
-    """W S W^T = S^3 (S + sigma2 I)^-2 = R diag(h(l_i)) R^T, h(mu) = mu^3/(mu + sigma2)^2 < f(mu)."""
-    return proof_outcome(sym.prove_clean_step(impl))
+    """W S W^T = S^3 (S + sigma2 I)^-2 = R diag(h(l_i)) R^T, h(mu) = mu^3/(mu + sigma2)^2 < f(mu). Link: h equals one
+    round of the package's ``dae_recursion`` (replace, clean) at 12 random points."""
+    return linked_outcome(sym.prove_clean_step(impl), links.step_link(impl or sym.clean_map, "clean"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,8 +218,11 @@ def _mu_no_alpha(a, lam, s2):
 def real_fixed_point(impl):
     """q(mu) = alpha mu^2 + (sigma2 - alpha lam*) mu - alpha lam* sigma2 from lam = f(alpha lam* + (1 - alpha) lam);
     mu_inf is its unique positive root, in [alpha lam*, lam*], equal to the stable form; 0 < T' <= 1 - alpha;
-    g(mu_k) >= g(alpha lam*); catalog check value lam_inf ~ (3.031, 1.079, 0.240, 0.039, 0.0011)."""
-    return proof_outcome(regimes.prove_real_fixed_point(impl))
+    g(mu_k) >= g(alpha lam*); catalog check value lam_inf ~ (3.031, 1.079, 0.240, 0.039, 0.0011). Link: the proved
+    mu_inf and lambda_inf = f(mu_inf) equal the package's ``fixed_point_training_moment`` and ``fixed_point`` at 12
+    random (alpha, lam*, sigma2) (:func:`.symbolic_links.fixed_point_link`)."""
+    return linked_outcome(regimes.prove_real_fixed_point(impl),
+                          links.fixed_point_link(impl or sym.renoise_fixed_point, sym.renoise_map))
 
 
 def _cubic_with(b=None, c=None, d=None):
@@ -279,6 +286,9 @@ def log_drift_direction(impl):
 
 @check("C-collapse", "symbolic", "geometric-decay-from-rate", mutants={
     "no noise: sigma2 = 0 (rho0 = 1)": {"sigma2": sp.Integer(0)},
+    "wrong exponent: rho0^k (round 0's gain missing)": {"bound": lambda rho, k: rho ** k},
+    "wrong exponent: rho0^(2k + 2) (the clean rule's rate for renoise)": {"bound": lambda rho, k: rho ** (2 * k + 2)},
+    "wrong rate: lam0/(lam0 + sigma2^2)": {"rate": lambda lam0, s2: lam0 / (lam0 + s2 ** 2)},
 })
 def paper_collapse(impl):
     """DAE-COLLAPSE-RATE implies the paper's claim: rho0 < 1 for sigma2 > 0, so rho0^(k+1) -> 0 geometrically."""
@@ -287,6 +297,10 @@ def paper_collapse(impl):
 
 @check("C-real", "symbolic", "bounded-away-from-zero", mutants={
     "no real data: alpha = 0": {"alpha": sp.Integer(0)},
+    "wrong rate: lam*/(lam* + sigma2) (alpha dropped)": {"bound": lambda a, lam, s2: lam / (lam + s2)},
+    "wrong rate: alpha lam*/(lam* + sigma2)": {"bound": lambda a, lam, s2: a * lam / (lam + s2)},
+    "sigma instead of sigma2: alpha lam*/(alpha lam* + sigma)": {
+        "bound": lambda a, lam, s2: a * lam / (a * lam + sp.sqrt(s2))},
 })
 def paper_real(impl):
     """DAE-REAL-FIXED-POINT (i) implies the paper's claim: ||W_k|| >= alpha lam*/(alpha lam* + sigma2) > 0 for

@@ -4,7 +4,7 @@ checks are :mod:`.numeric_reflow`, the paper claims' :mod:`.numeric_paper`).
 Configurations come from ``numpy.random.default_rng(seed)`` with fixed seeds (:func:`.numeric_support.random_configs`).
 Reference computations that do not depend on ``impl`` (ODE integrations, Monte-Carlo simulations) are cached, so each
 mutant pays only for its own formula. Tolerances: :mod:`.numeric_support` (ODE_TOL, QUAD_TOL, float_tol); Monte-Carlo:
-replicate z-scores |z| <= 4.
+replicate z-scores within :func:`collapse_theory.stats.z_limit` (Sidak over the comparisons, t_{R-1}).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from functools import lru_cache
 import numpy as np
 
 from ...theory.flow import gaussian as gf
-from ...stats import max_abs_z
+from ...stats import max_abs_z, z_limit
 from ...theory.spectral import psd_sqrt
 from ..outcomes import combine_outcomes
 from ..registry import Outcome, check
-from .numeric_support import ODE_TOL, QUAD_TOL, Z_LIMIT, float_tol, random_configs, rel_error
+from .numeric_support import ODE_TOL, QUAD_TOL, float_tol, random_configs, rel_error
 
 # --------------------------------------------------------------------------------------------- GRF-MAP
 
@@ -212,7 +212,8 @@ def _velocity_wrong_side(ends, t):
 def velocity_ols(impl=None) -> Outcome:
     """Regressing Y = X1 - X0 on X_t (OLS with intercept, 20000 independent draws, 5 non-commuting configurations,
     d <= 3, t in 0.1..0.9) recovers ``impl(ends, t) = (A_t, b_t)``: every coefficient's z-score (classical OLS
-    standard errors, exact for Gaussian residuals independent of X_t) has |z| <= 4."""
+    standard errors, exact for Gaussian residuals independent of X_t) has |z| <= z_limit(m, None): Sidak over the m
+    coefficients with the normal quantile (known standard errors), family level 1e-3 (:func:`collapse_theory.stats.z_limit`)."""
     formula = impl or gf.velocity_affine
     zs = []
     for ends, t, coef, se in _ols_fits():
@@ -220,8 +221,10 @@ def velocity_ols(impl=None) -> Outcome:
         expected = np.vstack([np.asarray(A).T, np.asarray(b)[None, :]])
         zs.append(((coef - expected) / se).ravel())
     worst = max_abs_z(*zs)
-    return Outcome(worst <= Z_LIMIT, {"max_abs_z": worst, "coefficients": int(sum(z.size for z in zs)),
-                                      "samples": _OLS["samples"], "seed": _OLS["seed"]})
+    m = int(sum(z.size for z in zs))
+    limit = z_limit(m, None)
+    return Outcome(worst <= limit, {"max_abs_z": worst, "coefficients": m, "z_limit": limit,
+                                    "samples": _OLS["samples"], "seed": _OLS["seed"]})
 
 
 # --------------------------------------------------------------------------------------------- GRF-STRAIGHTNESS-IDENTITY

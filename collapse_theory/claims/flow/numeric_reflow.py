@@ -1,7 +1,7 @@
 """Numeric-tier checks of the Gaussian Reflow family: REFLOW-* and RA-* claims of :mod:`.catalog`, on exact pairs
 and on the estimated setting of :mod:`.estimated` (Monte-Carlo, cached).
 
-Tolerances: :mod:`.numeric_support` (ODE_TOL, QUAD_TOL, float_tol); Monte-Carlo: replicate z-scores |z| <= 4.
+Tolerances: :mod:`.numeric_support` (ODE_TOL, QUAD_TOL, float_tol); Monte-Carlo: replicate z-scores within :func:`collapse_theory.stats.z_limit`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import numpy as np
 from ...theory.flow import gaussian as gf
 from ...theory.flow import reflow as gr
 from ...theory.dae import linear as linear_dae, recursion
-from ...stats import max_abs_z, z_scores
+from ...stats import max_abs_z, z_limit, z_scores
 from ...theory.spectral import psd_sqrt
 from ..outcomes import combine_outcomes
 from ..registry import Outcome, check
 from .estimated import RA_FRACTION, estimated_runs, estimated_setting, random_rotation
-from .numeric_support import ODE_TOL, QUAD_TOL, Z_LIMIT, float_tol, random_configs, rel_error
+from .numeric_support import ODE_TOL, QUAD_TOL, float_tol, random_configs, rel_error
 
 # --------------------------------------------------------------------------------------------- REFLOW-POPULATION-FIXED-POINT
 
@@ -115,8 +115,9 @@ def _expect_k_rounds(cov_star, n, rounds, ddof=1):
 def estimated_drift(impl=None) -> Outcome:
     """Estimated plain Reflow, d = 3, n = 20, 8 rounds, R = 4000 replicates (seed 2024): replicate z-scores of the mean
     of log det Sigma_k, tr Sigma_k and ||m_k - m*||^2 against ``impl(cov_star, n, rounds, ddof)`` (default: the closed
-    forms of :func:`gaussian_reflow.reflow_expectations`) are all within |z| <= 4 at every round, and the closed-form
-    log-det variance matches the replicate variance (z of the sample variance from the 4th central moment)."""
+    forms of :func:`gaussian_reflow.reflow_expectations`) are all within |z| <= z_limit(m, R) at every round, and the
+    closed-form log-det variance matches the replicate variance (z of the sample variance from the 4th central moment);
+    z_limit: Sidak over the m = 4 (K + 1) comparisons, t_{R-1}, family level 1e-3."""
     formula = impl or gr.reflow_expectations
     ends = estimated_setting()
     tr = estimated_runs("reflow", 0.0)
@@ -132,7 +133,8 @@ def estimated_drift(impl=None) -> Outcome:
     m4 = np.mean(dev ** 4, axis=1)
     z_var = (s2 - exp["log_det_variance"]) / np.sqrt((m4 - s2 ** 2 * (R - 3) / (R - 1)) / R)
     worst = max_abs_z(z_ld, z_tr, z_me, z_var)
-    return Outcome(worst <= Z_LIMIT, {"max_abs_z": worst, "z_log_det_final": float(z_ld[-1]),
+    limit = z_limit(sum(np.size(z) for z in (z_ld, z_tr, z_me, z_var)), R)
+    return Outcome(worst <= limit, {"max_abs_z": worst, "z_limit": limit, "z_log_det_final": float(z_ld[-1]),
                                       "log_det_drift_final": float(exp["log_det_drift"][-1]),
                                       "replicates": R, "samples": tr.n_samples, "seed": tr.seed})
 
@@ -221,7 +223,8 @@ def ra_bounded(impl=None) -> Outcome:
     """Estimated RA Reflow, d = 3, n = 20, alpha = 0.25 (a = 5 >= d + 1 real points), 8 rounds, R = 4000: (i) in every
     replicate and round Sigma_k - Sc/(n - 1) is PSD (smallest eigenvalue >= -FLOAT_TOL x scale) so log det stays above the
     sure bound; (ii) replicate z-scores of tr Sigma_k - E[tr Sigma_k | real sample] and ||m_k - m*||^2 - E[. | real]
-    from ``impl`` (default: ra_conditional_expectations) are within |z| <= 4; (iii) iterating the expectation recursion
+    from ``impl`` (default: ra_conditional_expectations) are within |z| <= z_limit(m, R) (Sidak over the m = 2 (K + 1)
+    comparisons, t_{R-1}, family level 1e-3); (iii) iterating the expectation recursion
     2000 rounds reaches the closed-form stationary covariance within 1e-9 relative."""
     formula = impl or gr.ra_conditional_expectations
     tr = estimated_runs("ra", RA_FRACTION)
@@ -234,12 +237,14 @@ def ra_bounded(impl=None) -> Outcome:
     z_tr = z_scores(tr.trace - np.asarray(cond["trace"]), 0.0, axis=1)
     z_me = z_scores(tr.mean_error_sq - np.asarray(cond["mean_error_sq"]), 0.0, axis=1)
     worst = max_abs_z(z_tr, z_me)
+    limit = z_limit(np.size(z_tr) + np.size(z_me), tr.replicates)
     long = formula(tr.real_points[:3], tr.means[0][:3], tr.covs[0][:3], tr.n_samples, 2000, tr.ddof)
     dev = tr.real_points[:3] - tr.real_points[:3].mean(axis=1, keepdims=True)
     stationary = gr.ra_stationary_covariance(np.einsum("rni,rnj->rij", dev, dev), tr.n_samples, tr.real_count, tr.ddof)
     stat_err = rel_error(np.trace(stationary, axis1=-2, axis2=-1), np.asarray(long["trace"])[-1])
-    ok = bound_ok and worst <= Z_LIMIT and stat_err <= 1e-9
-    return Outcome(ok, {"min_loewner_gap": float(gaps.min()), "max_abs_z": worst, "stationary_rel_error": stat_err,
+    ok = bound_ok and worst <= limit and stat_err <= 1e-9
+    return Outcome(ok, {"min_loewner_gap": float(gaps.min()), "max_abs_z": worst, "z_limit": limit,
+                        "stationary_rel_error": stat_err,
                         "real_count": tr.real_count, "replicates": tr.replicates})
 
 

@@ -24,7 +24,6 @@ ODE_TOL = 1e-7
 """Accepted relative error of a solve_ivp (DOP853, rtol 1e-10) integration over [0, 1] (module docstring)."""
 QUAD_TOL = 1e-8
 """Accepted relative error of a scipy quad (epsrel 1e-11) integral."""
-Z_LIMIT = 4.0
 
 
 def float_tol(d: int) -> float:

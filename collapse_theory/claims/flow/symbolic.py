@@ -13,8 +13,9 @@ from ...proofs import flow as proofs
 from ...proofs.dae import clean_map, renoise_map
 from ...proofs.engine import inv
 from ...proofs.flow import flow_matrix_formula, velocity_formula
-from ..proved import proof_outcome
+from ..proved import linked_outcome, proof_outcome
 from ..registry import check
+from .symbolic_links import velocity_link
 
 
 # ---------------------------------------------------------------------------------------------
@@ -38,8 +39,10 @@ _VELOCITY_MUTANTS = {
 def velocity_is_conditional_expectation(impl):
     """With X0 = m0 + P0 e0, X1 = m1 + P1 e1 (generic 2 x 2 Cholesky factors), the residual Y - v(X_t), Y = X1 - X0,
     has mean 0 and zero covariance with X_t: jointly Gaussian, so independent, so v(X_t) = E[Y | X_t]. Also proves
-    A_t - A_t^T = t(1-t) Sigma_t^-1 [Sigma0, Sigma1] Sigma_t^-1 (v is a gradient field iff the covariances commute)."""
-    return proof_outcome(proofs.prove_velocity(impl))
+    A_t - A_t^T = t(1-t) Sigma_t^-1 [Sigma0, Sigma1] Sigma_t^-1 (v is a gradient field iff the covariances commute).
+    Link: the proved (A_t, b_t), lambdified, equals the package's ``gaussian.velocity_affine`` at 12 random non-commuting
+    pairs (:func:`.symbolic_links.velocity_link`)."""
+    return linked_outcome(proofs.prove_velocity(impl), velocity_link(impl or velocity_formula))
 
 
 # ---------------------------------------------------------------------------------------------

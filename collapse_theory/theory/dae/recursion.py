@@ -397,27 +397,59 @@ def collapse_map(ratio, rule: str = "renoise") -> np.ndarray:
     return x * gain if check_rule(rule) == "renoise" else x * gain * gain
 
 
+_SCALAR_PATH_ROUNDS = 100_000
+"""Entries needing more rounds than this are iterated one by one in plain floats (same IEEE operations as the
+vectorised loop, so the same counts; the loop over rounds would otherwise pay numpy's per-call overhead)."""
+
+
+def _rounds_one(x: float, rule: str, x_threshold: float, cap: int) -> int:
+    """Rounds of the scale-free map from x until x <= x_threshold, in plain float64 (as :func:`collapse_map`);
+    -1 if that takes more than ``cap`` rounds."""
+    n = 0
+    while x > x_threshold:
+        if n >= cap:
+            return -1
+        gain = x / (1 + x)
+        x = x * gain if rule == "renoise" else x * gain * gain
+        n += 1
+    return n
+
+
 def rounds_to_collapse(ratio, rule: str = "renoise", gain_threshold: float = 0.5,
-                       max_rounds: int = 10**7) -> np.ndarray:
+                       max_rounds: int | None = None) -> np.ndarray:
     """Rounds N until the gain lambda_N/(lambda_N + sigma2) falls to gain_threshold or below, purely synthetic.
 
     By scale invariance (f(c lambda; c sigma2) = c f(lambda; sigma2)) N depends on x0 = lambda/sigma2 only.
-    Vectorised over ``ratio``; the loop is over rounds and stops when every entry has collapsed.
-    Entries that do not collapse within max_rounds get -1."""
+    Vectorised over ``ratio``. No round cap by default: while x > x_t = t/(1 - t) (t the gain threshold) each round
+    lowers x by at least d_t = x_t/(1 + x_t) (renoise: x - x' = x/(1 + x)) or x_t(2 x_t + 1)/(1 + x_t)^2 (clean:
+    x(2x + 1)/(1 + x)^2), both increasing in x, so N <= (x0 - x_t)/d_t + 1 and the loop always ends (for t = 1/2 and
+    renoise DAE-ROUNDS gives the sharper x0 + ln x0 + ln 2 - 1/2). With an explicit ``max_rounds``, entries that do
+    not collapse within it get -1."""
     x = as_ratio = np.array(check_eigenvalues(np.atleast_1d(ratio), "ratio"), dtype=float)
     rule = check_rule(rule)
     if not 0 < gain_threshold < 1:
         raise ValueError(f"gain_threshold must lie in (0, 1), got {gain_threshold}")
+    if max_rounds is not None:
+        max_rounds = check_positive_int(max_rounds, "max_rounds", minimum=0)
+    if not np.all(np.isfinite(as_ratio)):
+        raise ValueError("ratio must be finite")
     x_threshold = gain_threshold / (1 - gain_threshold)  # g <= t  <=>  x <= t/(1-t)
+    d_min = (x_threshold / (1 + x_threshold) if rule == "renoise"
+             else x_threshold * (2 * x_threshold + 1) / (1 + x_threshold) ** 2)
+    needed = np.where(as_ratio > x_threshold, np.ceil((as_ratio - x_threshold) / d_min) + 1, 0)
+    cap = int(needed.max()) if max_rounds is None else min(int(needed.max()), max_rounds)
     n = np.zeros(x.shape, dtype=np.int64)
-    alive = as_ratio > x_threshold
+    scalar = needed > _SCALAR_PATH_ROUNDS
+    alive = (as_ratio > x_threshold) & ~scalar
     k = 0
-    while np.any(alive) and k < max_rounds:
+    while np.any(alive) and k < cap:
         x = np.where(alive, collapse_map(x, rule), x)
         n += alive
-        alive = x > x_threshold
+        alive = alive & (x > x_threshold)
         k += 1
     n[alive] = -1
+    for idx in zip(*np.nonzero(scalar)):
+        n[idx] = _rounds_one(float(as_ratio[idx]), rule, x_threshold, cap)
     return n.reshape(np.shape(ratio)) if np.ndim(ratio) else n
 
 
