@@ -170,3 +170,14 @@ def test_geometric_mean_solves_riccati_and_is_symmetric():
     G = gf.geometric_mean(ends.cov0, ends.cov1)
     assert np.allclose(G @ np.linalg.inv(ends.cov0) @ G, ends.cov1, rtol=1e-9, atol=1e-10)
     assert np.allclose(G, gf.geometric_mean(ends.cov1, ends.cov0), rtol=1e-9, atol=1e-10)
+
+
+def test_discrete_ot_oracle_catches_a_wrong_brenier_map(monkeypatch):
+    """GRF-NONCOMMUTING-NOT-OT checks the package's Brenier map against POT's exact discrete OT on samples (not only
+    against the package's own Bures W2): a Brenier map replaced by the 1-RF map fails the check."""
+    from collapse_theory.claims import registry
+    from collapse_theory.theory.flow import gaussian as gf
+
+    item = next(c for c in registry.checks(["numeric"], ["GRF-NONCOMMUTING-NOT-OT"]))
+    monkeypatch.setattr(gf, "ot_map_affine", lambda ends: gf.flow_affine(ends, 1.0, "closed"))
+    assert registry.run_check(item).status == "fail"

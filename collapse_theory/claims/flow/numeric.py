@@ -141,7 +141,18 @@ def map_vs_own_rk4(impl=None) -> Outcome:
 
 @lru_cache(maxsize=None)
 def _ode_matrices():
-    return [[gf.flow_affine(ends, t, "ode")[0] for t in (0.25, 0.6, 1.0)] for ends in random_configs(13, 8)]
+    """(M_t, c_t) per config at t = 0.25, 0.6, 1 from solve_ivp on the point ODE dx/dt = v(x, t) started at 0 and the
+    basis vectors (the same construction as GRF-MAP's reference: c_t comes from the integration, not from a mean
+    formula, so the mean part of the marginal is compared with an independent computation)."""
+    out = []
+    for ends in random_configs(13, 8):
+        starts = np.vstack([np.zeros(ends.dim), np.eye(ends.dim)])
+        per_t = []
+        for t in (0.25, 0.6, 1.0):
+            ends_t = gf.integrate_points(ends, starts, 0.0, t)
+            per_t.append(((ends_t[1:] - ends_t[0]).T, ends_t[0]))
+        out.append(per_t)
+    return out
 
 
 @check("GRF-MARGINAL", "numeric", "ode-pushforward-has-the-marginal", mutants={
@@ -158,9 +169,8 @@ def marginal_pushforward(impl=None) -> Outcome:
     outcomes = []
     for ends, mats in zip(random_configs(13, 8), _ode_matrices()):
         worst = 0.0
-        for t, M in zip((0.25, 0.6, 1.0), mats):
+        for t, (M, c) in zip((0.25, 0.6, 1.0), mats):   # (M_t, c_t) both from the integrated flow
             m_t, S_t = formula(ends, t)
-            c = (1 - t) * ends.m0 + t * ends.m1 - M @ ends.m0  # c_t of the flow (its mean equation is exact)
             worst = max(worst, rel_error(M @ ends.cov0 @ M.T, S_t), rel_error(M @ ends.m0 + c, m_t))
         outcomes.append(Outcome(worst <= ODE_TOL, {"rel_error": worst}))
     return combine_outcomes(outcomes, {"rel_error": "max"})
@@ -289,6 +299,25 @@ def _m1_transposed(ends):
     return M.T, ends.m1 - M.T @ ends.m0
 
 
+def _assignment_gap(ends, M, c, seed: int) -> float:
+    """Independent oracle (POT's exact discrete OT, ``ot.emd2``): for n = 300 draws x_i ~ N(m0, Sigma0) and y_i = M x_i + c,
+    (identity-assignment cost - optimal assignment cost) / identity cost. A map that is the gradient of a convex
+    function (an OT map) is cyclically monotone, so the identity assignment is optimal: gap 0 up to float rounding;
+    a strictly positive gap proves the map is not OT."""
+    import ot
+
+    rng = np.random.default_rng(seed)
+    n = _POT_SAMPLES
+    X = ends.m0 + rng.standard_normal((n, ends.dim)) @ np.linalg.cholesky(ends.cov0).T
+    C = ot.dist(X, X @ np.asarray(M).T + np.asarray(c))
+    identity = float(np.trace(C)) / n
+    optimal = float(ot.emd2(np.full(n, 1.0 / n), np.full(n, 1.0 / n), C, numItermax=10 ** 7))
+    return (identity - optimal) / max(identity, np.finfo(float).tiny)
+
+
+_POT_SAMPLES = 300
+
+
 @check("GRF-NONCOMMUTING-NOT-OT", "numeric", "transport-gap", mutants={
     "the Brenier map": gf.ot_map_affine,
     "commuting formula Sigma1^1/2 Sigma0^-1/2": lambda ends: gf.flow_affine(ends, 1.0, "commuting"),
@@ -298,10 +327,14 @@ def noncommuting_gap(impl=None) -> Outcome:
     """``impl(ends)`` = the 1-RF map (M, c): it matches the solve_ivp map within ODE_TOL, pushes Sigma0 to Sigma1, and its
     cost E||T(X0) - X0||^2 exceeds W2^2 by a relative gap > 1e-6 (well above ODE_TOL) exactly when the covariances do not
     commute (otherwise the gap is <= FLOAT_TOL); the Brenier map is symmetric and attains W2^2. 10 configurations
-    (5 commuting, 5 not, d <= 5)."""
+    (5 commuting, 5 not, d <= 5). Independent oracle (POT, :func:`_assignment_gap` on 300 draws): the package's Brenier
+    map and, for commuting covariances, ``impl``'s map leave the identity assignment optimal (gap <= FLOAT_TOL), and
+    for at least one non-commuting pair POT finds a strictly cheaper assignment for ``impl``'s map (gap > FLOAT_TOL):
+    it is not an OT map."""
     formula = impl or (lambda ends: gf.flow_affine(ends, 1.0, "closed"))
     outcomes = []
-    for ends, (M_ode, c_ode) in zip(random_configs(16, 10), _ode_maps_at_one()):
+    pot_noncommuting = []
+    for i, (ends, (M_ode, c_ode)) in enumerate(zip(random_configs(16, 10), _ode_maps_at_one())):
         M, c = formula(ends)
         scale = max(1.0, gf.independent_coupling_cost(ends))
         w2sq = gf.w2_distance(ends) ** 2
@@ -314,8 +347,17 @@ def noncommuting_gap(impl=None) -> Outcome:
         commuting = gf.covariances_commute(ends)
         ok = match <= ODE_TOL and push <= ODE_TOL and ot_gap <= tol and rel_error(M_ot, M_ot.T) <= tol
         ok = ok and (abs(gap) <= 1e3 * tol if commuting else gap > 1e-6)
-        outcomes.append(Outcome(ok, {"gap_noncommuting": gap} if not commuting else {"gap_commuting": abs(gap)}))
-    return combine_outcomes(outcomes, {"gap_noncommuting": "min", "gap_commuting": "max"})
+        pot_brenier = _assignment_gap(ends, M_ot, c_ot, seed=1600 + i)
+        pot_impl = _assignment_gap(ends, M, c, seed=1600 + i)
+        ok = ok and abs(pot_brenier) <= tol and (abs(pot_impl) <= tol if commuting else pot_impl >= -tol)
+        if not commuting:
+            pot_noncommuting.append(pot_impl)
+        evidence = {"gap_noncommuting": gap} if not commuting else {"gap_commuting": abs(gap)}
+        outcomes.append(Outcome(ok, {**evidence, "pot_brenier_gap": abs(pot_brenier)}))
+    combined = combine_outcomes(outcomes, {"gap_noncommuting": "min", "gap_commuting": "max", "pot_brenier_gap": "max"})
+    detected = max(pot_noncommuting, default=0.0)
+    return Outcome(combined.passed and detected > float_tol(5),
+                   {**combined.evidence, "pot_max_gap_noncommuting": detected})
 
 
 # --------------------------------------------------------------------------------------------- GRF-REVERSE
