@@ -20,9 +20,9 @@ largest multiplier 4 the threshold 0.0025 is reachable):
 
 Controls (each check's ``passed``): the null — the same statistic with Reflow's value minus the value of Reflow on
 the other training stream (two exchangeable runs of plain Reflow on the same data, so the paired values are
-symmetric about 0 and carry the same training noise as Reflow - RA; for the margin statistics the null is placed at
-the margin) — must come out ``inconclusive`` (decided alone, Bonferroni over the family of 4); the planted control — the null values shifted by
-the effect the protocol detects with 99 % power at the null's spread — must come out ``confirmed``. The check's
+symmetric about 0; for the margin statistics the null is placed at the margin) — must come out ``inconclusive``
+(decided alone, Bonferroni over the family of 4); the planted control — the null values shifted by the effect the
+protocol detects with 99 % power at the null's spread — must come out ``confirmed``. The check's
 ``impl`` is the decision rule (``decide``); its mutants (a rule that confirms whatever the data, one that never
 confirms, one that tests the opposite direction) each break a control, so each run shows that the controls can fail.
 The claim's decision is reported as it came out, whatever it is.
