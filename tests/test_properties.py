@@ -207,3 +207,15 @@ def test_dae_step_numeric_check_tests_the_package_recursion(monkeypatch):
     monkeypatch.setattr(recursion, "dae_recursion",
                         lambda lam, s2, *args, **kwargs: original(lam, 1.01 * np.asarray(s2), *args, **kwargs))
     assert registry.run_check(item).status == "fail"
+
+
+def test_empirical_dae_limit_rejects_one_percent_sigma2():
+    """The finite-sample DAE-OPT check compares the least-squares fit at m = 10^8 noise draws (exact sufficient
+    statistics) with the claimed limit: a limit computed with 1.01 sigma2 is rejected, the right one passes."""
+    rng = np.random.default_rng(7)
+    data = rng.standard_normal((30, 3)) + 0.5
+    right = P.property_empirical_dae_limit(data, 0.2, seed=11)
+    wrong = P.property_empirical_dae_limit(
+        data, 0.2, seed=11, impl=lambda X, s2: linear_dae.optimal_dae(linear_dae.second_moment(X), 1.01 * s2))
+    assert right.passed and not wrong.passed
+    assert wrong.evidence["large_m_max_abs_z"] > 10 * wrong.evidence["z_limit"]

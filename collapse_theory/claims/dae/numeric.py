@@ -46,6 +46,7 @@ def opt_normal_equations(impl=None) -> Outcome:
 
 @check("DAE-OPT", "numeric", "finite-sample-noise-draws-limit", mutants={
     "limit with 2 sigma2": lambda X, s2: linear_dae.optimal_dae(linear_dae.second_moment(X), 2 * s2),
+    "limit with 1.01 sigma2": lambda X, s2: linear_dae.optimal_dae(linear_dae.second_moment(X), 1.01 * s2),
     "limit from the covariance instead of the second moment": lambda X, s2: linear_dae.optimal_dae(
         np.cov(X.T, bias=True), s2),
 })

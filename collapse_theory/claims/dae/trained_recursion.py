@@ -10,7 +10,9 @@ torch is imported lazily inside the checks (through :mod:`collapse_theory.train`
 
 Tolerances: fits of the full linear DAE are certified by the gradient bound of training.py
 (||W - W*(S_hat)||_F <= ||grad L||_F / (2 (lambda_min(S_hat) + sigma2))); finite-sample comparisons use replicate
-z-scores z = (mean - expected)/(std(ddof=1)/sqrt(R)) with |z| <= 4 (docs/derivations/tolerances.md section 3) and fixed seeds.
+z-scores z = (mean - expected)/(std(ddof=1)/sqrt(R)) with max |z| <= z_limit(m, R) (Sidak over the m compared
+means, t_{R-1}, family level 1e-3: :func:`collapse_theory.stats.z_limit`; docs/derivations/tolerances.md section 3)
+and fixed seeds; one-sided significance and envelope tests keep 4 standard errors.
 
 Common designs (recorded in the evidence):
 
@@ -242,7 +244,7 @@ def trained_recursion_keeps_eigenbasis(impl=None) -> Outcome:
     """Trained full d x d linear DAEs on a rotated S* (gaussian, d = 4, not diagonal in the coordinates) keep S*'s
     eigenbasis, as the full-matrix/eigenvalue equivalence says: in the basis V = impl(S*) (eigenvectors, descending
     eigenvalues) the replicate means of the data moments V^T S_hat_k V have diagonal lambda_k (eigenvalue recursion)
-    and off-diagonal 0, within |z| <= 4 at all 24 rounds, replace and mix (alpha in {0.05, 0.1, 0.5})."""
+    and off-diagonal 0, within |z| <= z_limit(m, R) at all 24 rounds, replace and mix (alpha in {0.05, 0.1, 0.5})."""
     basis_of = impl or (lambda S: mc.descending_eigh(S)[1])
     evidence = {}
     worst, compared, replicates = 0.0, 0, 2
@@ -299,7 +301,7 @@ def _clean_runs():
 def trained_clean_rule(impl=None) -> Outcome:
     """Recursively trained linear DAEs generating by the clean rule (x' = W x) follow the clean closed-form recursion
     (impl) over 24 rounds, replace and mix (alpha = 0.1): replicate means of the moments (data and training sets), of
-    tr S_hat_k and of ||W_k||_op (with the finite-sample correction of DAE-FINITE-SAMPLE/trained) within |z| <= 4;
+    tr S_hat_k and of ||W_k||_op (with the finite-sample correction of DAE-FINITE-SAMPLE/trained) within |z| <= z_limit(m, R);
     and with alpha = 0.1 the moments approach the clean fixed point h(mu_inf) (mu_inf the cubic's root, taken from
     impl's trajectory) inside the envelope (1 - alpha)^k |lambda* - lambda_inf| + 4 SE."""
     evidence = {"rounds": CLEAN["rounds"], "replicates": CLEAN["replicates"], "n_samples": CLEAN["n_samples"]}
