@@ -16,13 +16,13 @@ with a fixed rotation Q), sigma2 = 0.1, one full linear DAE W_b (64 x 64) per da
    2; the seconds are those of the first budget that reaches the target). Adam with fresh noise has a noise floor:
    it is reported with its best error when it does not reach 1e-4 within the largest budget.
 
-Prints the machine, the timings and the ratios; ``--json`` also writes them (atomically) with a manifest.
+Prints the machine, the timings and the ratios; ``--json`` also writes them (atomically) with a manifest, as strict
+JSON: an error that is not a finite number (an optimiser that diverged gives NaN or Inf) is written as ``null``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -30,7 +30,7 @@ import time
 import numpy as np
 import torch
 
-from collapse_theory.outputs import run_manifest, write_with_manifest
+from collapse_theory.outputs import run_manifest, strict_json, write_with_manifest
 from collapse_theory.theory import optimal_dae
 from collapse_theory.train.dae.models import make_model
 from collapse_theory.train.dae.recursion import fixed_rotation
@@ -138,8 +138,13 @@ def main() -> None:
 
     if args.json:
         payload = {"speed": speed, "time_to_accuracy": accuracy}
-        write_with_manifest(args.json, json.dumps(payload, indent=2) + "\n",
+        write_with_manifest(args.json, benchmark_json(payload),
                             run_manifest("benchmarks/batched_dae.py", vars(args), seed=SEED))
+
+
+def benchmark_json(payload: dict) -> str:
+    """The ``--json`` text: strict JSON, a non-finite number (a diverged optimiser's error) as ``null``."""
+    return strict_json(payload, what="--json", nonfinite="null", indent=2) + "\n"
 
 
 if __name__ == "__main__":

@@ -11,20 +11,20 @@ so the ratio = sequential seconds / batched seconds isolates what stacking saves
 2. ``mlp``: 8 MLP velocity fields (d = 2, width 64, depth 2: the trained tier's toy flows), 300 AdamW steps of
    batch 256 with per-member clipping and EMA (StackedTrainer).
 
-Prints the machine (CPU count, load average) and the timings; ``--json`` writes them with a manifest.
+Prints the machine (CPU count, load average) and the timings; ``--json`` writes them with a manifest, as strict
+JSON: a number that is not finite (a loss or a time that diverged) is written as ``null``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 
 import torch
 
-from collapse_theory.outputs import run_manifest, write_with_manifest
+from collapse_theory.outputs import run_manifest, strict_json, write_with_manifest
 from collapse_theory.train.flow.ensemble import StackedEMA, StackedModels, StackedTrainer, member_generators
 from collapse_theory.train.flow.reflow import make_model
 from collapse_theory.train.image.ensemble_reflow import EnsembleReflowConfig, run_ensemble_reflow
@@ -82,8 +82,13 @@ def main() -> None:
     print(machine)
     if args.json:
         doc = {"machine": machine, "results": rows}
-        write_with_manifest(args.json, json.dumps(doc, indent=1) + "\n",
+        write_with_manifest(args.json, benchmark_json(doc),
                             run_manifest("benchmarks/seed_batching.py", vars(args)))
+
+
+def benchmark_json(doc: dict) -> str:
+    """The ``--json`` text: strict JSON, a non-finite number as ``null``."""
+    return strict_json(doc, what="--json", nonfinite="null", indent=1) + "\n"
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import platform
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Literal
 
 _PACKAGES = ("collapse_theory", "numpy", "scipy", "sympy", "pandas", "matplotlib", "torch")
 
@@ -91,13 +92,95 @@ def write_with_manifest(path: str | os.PathLike, text: str, manifest: dict[str, 
 
     When ``path`` already holds exactly ``text`` and its manifest exists, neither file is rewritten: the old
     manifest still describes how these bytes were made, and a committed result stays unchanged (no new time
-    stamp, argv or '-dirty' revision) when a run reproduces it."""
+    stamp, argv or '-dirty' revision) when a run reproduces it.
+
+    Both files are strict JSON where JSON is written: the manifest through :func:`strict_json` (a NaN or an
+    infinity in it is a :class:`NonFiniteJSONError` naming the entry, raised before either file is written), and
+    ``text`` itself, when ``path`` ends in ``.json``, must parse with a strict parser (no ``NaN``/``Infinity``
+    tokens) or nothing is written."""
     side_path = Path(str(path) + ".manifest.json")
+    side_text = strict_json(manifest, what=f"the manifest of {path}", indent=2, default=str) + "\n"
+    if Path(path).suffix == ".json":
+        check_strict_json_text(text, what=str(path))
     if side_path.is_file() and Path(path).is_file() and Path(path).read_bytes() == text.encode("utf-8"):
         return Path(path), side_path
     target = atomic_write_text(path, text)
-    side = atomic_write_text(str(target) + ".manifest.json", json.dumps(manifest, indent=2, default=str) + "\n")
+    side = atomic_write_text(str(target) + ".manifest.json", side_text)
     return target, side
+
+
+# --------------------------------------------------------------------------------------------- strict JSON
+
+class NonFiniteJSONError(ValueError):
+    """A value to be written as JSON holds a NaN or an infinity, which strict JSON (RFC 8259) cannot carry."""
+
+
+def nonfinite_entries(obj: Any, default: Callable[[Any], Any] | None = None) -> list[tuple[str, float]]:
+    """Every non-finite float in ``obj`` as ``(where, value)``, ``where`` a path like ``config.lr`` or
+    ``rows[3].fd``; objects that JSON cannot encode are passed through ``default`` first, as ``json.dumps``
+    would."""
+    found: list[tuple[str, float]] = []
+    _replace_nonfinite(obj, "", default, lambda where, value: found.append((where, value)))
+    return found
+
+
+def _replace_nonfinite(obj, where, default, on_bad):
+    if isinstance(obj, float):                            # float and np.float64 (a float subclass)
+        if math.isfinite(obj):
+            return obj
+        return on_bad(where or "(top level)", float(obj))
+    if obj is None or isinstance(obj, (str, int)):        # bool is an int
+        return obj
+    if isinstance(obj, dict):
+        return {k: _replace_nonfinite(v, f"{where}.{k}" if where else str(k), default, on_bad)
+                for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_replace_nonfinite(v, f"{where}[{i}]", default, on_bad) for i, v in enumerate(obj)]
+    if default is None:
+        return obj                                        # json.dumps raises its TypeError for it
+    converted = default(obj)
+    if converted is obj:
+        return obj
+    return _replace_nonfinite(converted, where, default, on_bad)
+
+
+def strict_json(obj: Any, *, what: str = "the JSON output", nonfinite: Literal["error", "null"] = "error",
+                **kwargs) -> str:
+    """``json.dumps(obj, allow_nan=False, **kwargs)``: JSON that every strict parser reads (no ``NaN``,
+    ``Infinity`` or ``-Infinity`` tokens).
+
+    ``nonfinite="error"`` (the default): a NaN or an infinity anywhere in ``obj`` is a
+    :class:`NonFiniteJSONError` (a ValueError) naming ``what``, where it sits and its value, e.g.
+    ``the manifest of out.csv: config.lr is inf; strict JSON cannot carry NaN or Infinity``.
+    ``nonfinite="null"``: every non-finite float is written as ``null``; use it only where a caller documents
+    that a missing/diverged number legitimately occurs there and that ``null`` means it. ``kwargs`` go to
+    ``json.dumps`` (``indent``, ``default``, ``sort_keys``, ...); ``default`` conversions are applied before the
+    check, so a ``default`` that turns an object into a NaN float is caught too."""
+    if nonfinite not in ("error", "null"):
+        raise ValueError(f"nonfinite must be 'error' or 'null', got {nonfinite!r}")
+    default = kwargs.get("default")
+
+    def bad(where: str, value: float):
+        if nonfinite == "null":
+            return None
+        raise NonFiniteJSONError(f"{what}: {where} is {value}; strict JSON cannot carry NaN or Infinity")
+
+    clean = _replace_nonfinite(obj, "", default, bad)
+    return json.dumps(clean, allow_nan=False, **kwargs)
+
+
+def check_strict_json_text(text: str, what: str = "the JSON text") -> None:
+    """Raise :class:`NonFiniteJSONError` naming ``what`` when ``text`` holds a ``NaN``/``Infinity`` token
+    (``json.loads`` reads them, RFC 8259 and most other parsers do not), and ValueError when it is not JSON."""
+    def refuse(token: str):
+        raise NonFiniteJSONError(f"{what}: the JSON holds the token {token}; strict JSON cannot carry NaN or "
+                                 f"Infinity")
+    try:
+        json.loads(text, parse_constant=refuse)
+    except NonFiniteJSONError:
+        raise
+    except ValueError as exc:
+        raise ValueError(f"{what}: not valid JSON ({exc})") from None
 
 
 

@@ -1,10 +1,12 @@
 """Phase 3 (optional Inception FID) and the final table of benchmarks/gpu_reflow.py.
+
+``summary.json`` is strict JSON: a number that is not finite (an FD of a run that diverged, a throughput that was
+not measured) is written as ``null``; the notes and the FD table say what happened.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import sys
 import time
@@ -142,6 +144,13 @@ def json_default(obj):
     return str(obj)
 
 
+def summary_json(summary: dict) -> str:
+    """``summary.json``'s text: strict JSON, a non-finite number as ``null`` (module docstring)."""
+    from collapse_theory.outputs import strict_json
+
+    return strict_json(summary, what="summary.json", nonfinite="null", indent=1, default=json_default) + "\n"
+
+
 def write_outputs(args, env, budget, phases, notes, tp, fashion, inception) -> list[str]:
     """``<out>/fashion_metrics.csv`` (tidy, every run), ``<out>/summary.json`` and the ``--export`` copies; returns
     the FD table's lines."""
@@ -160,7 +169,7 @@ def write_outputs(args, env, budget, phases, notes, tp, fashion, inception) -> l
                "fashion": fashion,
                "inception": inception, "csv": str(csv_path) if tidy is not None else None,
                "fd_table": fd_lines}
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=json_default) + "\n")
+    atomic_write_text(out / "summary.json", summary_json(summary))
     if args.export:
         export = Path(args.export)
         export.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,10 @@
   ``image-reflow-decisions.csv.manifest.json`` (config, the pre-registered protocols and their sha256 hashes,
   versions, git revision, seconds per phase);
 - ``decisions.json``: per check its status, the decision (claim, tier, decision, n_seeds, effect, ci_low, ci_high,
-  p_value, ...), the controls, the per-seed values, and the wall time of the whole tier.
+  p_value, ...), the controls, the per-seed values, and the wall time of the whole tier. Strict JSON: a NaN or an
+  infinity in a check's evidence (a failed check — the registry fails an outcome whose evidence holds one) or in
+  a decision's numbers (e.g. a p-value of a degenerate sample) is written as ``null``, meaning "not a finite
+  number"; the check's ``status`` and ``message`` say why.
 
 These files are committed; the figure ``image-reflow-decisions`` is drawn from them (:func:`decisions_frame`,
 no training).
@@ -31,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..outputs import atomic_write_text
+from ..outputs import atomic_write_text, strict_json
 
 MODULE = "collapse_theory.experiments.reflow_decisions"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -66,8 +69,13 @@ def run_image_decisions(out: str | Path = RESULTS_DIR, size: str = "full") -> di
                 os.environ[k] = v
     doc = {"seconds": round(seconds, 1), "torch_threads": image_checks.current_config().threads,
            "load_average_at_end": list(os.getloadavg()), "checks": [r.as_dict() for r in results]}
-    atomic_write_text(out / DECISIONS_FILE, json.dumps(doc, indent=1, allow_nan=False, default=_jsonable) + "\n")
+    atomic_write_text(out / DECISIONS_FILE, decisions_json(doc))
     return doc
+
+
+def decisions_json(doc: dict) -> str:
+    """``decisions.json``'s text: strict JSON, non-finite numbers as ``null`` (module docstring)."""
+    return strict_json(doc, what=DECISIONS_FILE, nonfinite="null", indent=1, default=_jsonable) + "\n"
 
 
 def decide_results(folder: str | Path = RESULTS_DIR) -> list[dict]:
@@ -167,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--from-results" in argv:       # recompute the decisions from the committed results file, no training
         for d in decide_results(RESULTS_DIR):
-            print(json.dumps({k: d[k] for k in ("claim", "protocol", "status", "decision", "n_seeds", "effect",
-                                                "ci_low", "ci_high", "p_value", "p_adjusted")}))
+            print(strict_json({k: d[k] for k in ("claim", "protocol", "status", "decision", "n_seeds", "effect",
+                                                 "ci_low", "ci_high", "p_value", "p_adjusted")},
+                              nonfinite="null", default=_jsonable))
         return 0
     if "--ci" in argv:
         import tempfile

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...outputs import atomic_write_text, atomic_write_via
+from ...outputs import atomic_write_text, atomic_write_via, strict_json
 from ...validation import check_positive_int
 from .metric_inputs import (EXTRACTOR_NAMES, canonical_dataset, check_images, check_labels, check_nonnegative_float,
                             check_positive_float, resolve_device)
@@ -170,6 +170,12 @@ def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_via(path, lambda handle: torch.save(payload, handle))
 
 
+def write_meta(path: Path, meta: dict) -> Path:
+    """Write the feature network's description (``featurenet-*.json`` beside its checkpoint) atomically as strict
+    JSON: its numbers (test accuracy, seconds) are finite, so a NaN or an infinity is an error naming the entry."""
+    return atomic_write_text(path, strict_json(meta, what=str(path), indent=2, sort_keys=True) + "\n")
+
+
 def _load_checkpoint(path: Path, config: dict[str, Any]) -> tuple[FeatureNet, float] | None:
     """The cached net if ``path`` holds a readable checkpoint of exactly ``config``; None otherwise (with a warning
     when the file exists but is unusable)."""
@@ -247,7 +253,7 @@ def load_or_train_feature_net(dataset_name, data_hash: str, train_images, train_
             "torch": str(torch.__version__)}
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     _save_checkpoint(path, {**meta, "state_dict": state})
-    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    write_meta(path.with_suffix(".json"), meta)
     info.update(test_accuracy=float(accuracy), loaded=False, train_seconds=seconds)
     return net, info
 

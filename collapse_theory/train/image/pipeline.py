@@ -59,7 +59,7 @@ import torch
 from torch import nn
 
 from ...data.images import ImageData, load_image_dataset
-from ...outputs import FolderLock, atomic_write_bytes, atomic_write_text, lock_folder, run_manifest
+from ...outputs import FolderLock, atomic_write_bytes, atomic_write_text, lock_folder, run_manifest, strict_json
 from ..flow.blocks import EMA, rf_loss
 from ..flow.ode import integrate, integrate_stochastic
 from . import distributed as D
@@ -167,7 +167,7 @@ class _Run:
             if self.folder.manifest_path.is_file():
                 self.lock = lock_folder(self.out)
                 manifest = check_resume(self.folder, self.cfg.to_dict())
-                atomic_write_text(self.folder.manifest_path, _json(manifest))
+                atomic_write_text(self.folder.manifest_path, manifest_json(manifest))
             else:
                 if self.out.is_dir() and any(self.out.iterdir()):
                     raise ValueError(f"out must be a new or empty folder (or a run to resume), {str(self.out)!r} "
@@ -176,7 +176,7 @@ class _Run:
                 manifest["world_size"] = self.dist.world
 
                 def build(tmp: Path) -> None:
-                    atomic_write_text(tmp / "manifest.json", _json(manifest))
+                    atomic_write_text(tmp / "manifest.json", manifest_json(manifest))
                     if round0_checkpoint is not None:
                         self._adopt_round0(tmp, round0_checkpoint)
 
@@ -437,10 +437,10 @@ class _Run:
         return losses
 
 
-def _json(obj) -> str:
-    import json
-
-    return json.dumps(obj, indent=2, default=str) + "\n"
+def manifest_json(obj) -> str:
+    """``manifest.json``'s text: strict JSON (a NaN or an infinity in the config is an error naming the entry; the
+    config is validated before, so none reaches here)."""
+    return strict_json(obj, what="manifest.json", indent=2, default=str) + "\n"
 
 
 def run(config: ImageReflowConfig, out, *, resume: bool = False, hooks: RunHooks | None = None) -> RunResult:

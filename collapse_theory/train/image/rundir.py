@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from ...outputs import atomic_write_text, atomic_write_via, run_manifest
+from ...outputs import atomic_write_text, atomic_write_via, run_manifest, strict_json
 
 NOT_COMPARED = ("progress", "device", "compile", "compile_mode", "threads", "cache_dir")
 """Config fields a resumed run may change, deliberately: they choose the machine and its speed, not the numbers on
@@ -117,7 +117,9 @@ class RunFolder:
         return list(self.state()["completed"])
 
     def write_state(self, state: dict) -> None:
-        atomic_write_text(self.state_path, json.dumps(state, indent=1, allow_nan=False) + "\n")
+        """Write ``state.json`` (strict JSON: it holds stage names and row counts, so a NaN or an infinity in it is
+        a bug and an error naming the entry, never a ``NaN`` token)."""
+        atomic_write_text(self.state_path, strict_json(state, what=str(self.state_path), indent=1) + "\n")
 
     def mark(self, stage: str, metric_rows: int | None = None) -> None:
         """Record ``stage`` as done (and, for a round's evaluation, how many metrics.csv rows it wrote)."""
