@@ -303,3 +303,68 @@ def prove_log_drift_direction(phi: Callable | None = None) -> dict:
 
     proof.step("gaussian_example_negative_and_shrinking", gaussian_example)
     return proof.result()
+
+
+# ---------------------------------------------------------------------------------------------
+# DAE-MIX-SYNTHETIC-ONLY: the other reading of a fixed real fraction
+# ---------------------------------------------------------------------------------------------
+
+SYNTHETIC_ONLY_CHECK = {"lam_star": (4, 2, 1, sp.Rational(1, 2), sp.Rational(1, 10)),
+                        "sigma2": sp.Rational(1, 10), "alpha": sp.Rational(1, 10),
+                        "lam_inf": ("0.321", "0.142", "0.0568", "0.0194", "0.00097")}
+
+
+def synthetic_only_mu(alpha, lam_star, s2):
+    """Toolkit's mu_inf of the synthetic-only reading: the positive root of
+    (1 + alpha) mu^2 + (sigma2 - 2 alpha lam*) mu - alpha lam* sigma2."""
+    b = s2 - 2 * alpha * lam_star
+    return (-b + sp.sqrt(b ** 2 + 4 * (1 + alpha) * alpha * lam_star * s2)) / (2 * (1 + alpha))
+
+
+def prove_synthetic_only_fixed_point(mu_inf: Callable | None = None) -> dict:
+    """DAE-MIX-SYNTHETIC-ONLY (renoise, alpha in (0, 1)): lambda' = g(mu)^2 (lambda + sigma2), mu = alpha lam* +
+    (1 - alpha) lambda. With mu_inf(alpha, lam*, sigma2) (default the toolkit's root) and
+    q(mu) = (1 + alpha) mu^2 + (sigma2 - 2 alpha lam*) mu - alpha lam* sigma2:
+
+    - (mu - alpha lam*)(mu + sigma2)^2 - mu^2 (mu - alpha lam* + (1 - alpha) sigma2) = sigma2 q(mu), i.e. the fixed-point
+      equation lambda (mu + sigma2)^2 = mu^2 (lambda + sigma2) with lambda = (mu - alpha lam*)/(1 - alpha), times (1 - alpha)
+    - q(mu_inf) = 0; mu_inf is the larger root (2 mu_inf + B/A > 0); product of the roots -alpha lam* sigma2/(1 + alpha) < 0
+      (exactly one positive root)
+    - q(alpha lam*) = alpha^2 lam*^2 (alpha - 1) <= 0, so mu_inf >= alpha lam* and lambda_inf >= 0
+    - q(alpha lam* + (1 - alpha) L) = (1 - alpha)[(1 - alpha^2) L^2 + (sigma2 + 2 alpha^2 lam*) L - alpha^2 lam*^2]:
+      the quadratic in lambda the numpy code solves
+    - the check value lambda_inf ~ (0.321, 0.142, 0.0568, 0.0194, 0.00097) (half a unit in the last quoted digit)."""
+    mu_inf = mu_inf or synthetic_only_mu
+    proof = Proof()
+    a, lam, s2, mu = ALPHA, LAM_STAR, SIGMA2, MU
+    q = lambda v: (1 + a) * v ** 2 + (s2 - 2 * a * lam) * v - a * lam * s2  # noqa: E731
+    proof.identity("quadratic_from_fixed_point_equation",
+                   lambda: sp.expand((mu - a * lam) * (mu + s2) ** 2 - mu ** 2 * (mu - a * lam + (1 - a) * s2)
+                                     - s2 * q(mu)))
+    root = mu_inf(a, lam, s2)
+    proof.identity("candidate_is_root", lambda: sp.expand(q(root)))
+    coeffs = sp.Poly(q(mu), mu).all_coeffs()
+    proof.sign("candidate_is_larger_root", "positive", lambda: 2 * root + coeffs[1] / coeffs[0])
+    proof.identity("vieta_product", lambda: coeffs[2] / coeffs[0] + a * lam * s2 / (1 + a))
+    proof.sign("vieta_product_negative", "negative", lambda: coeffs[2] / coeffs[0])
+    proof.identity("q_at_alpha_lam_star", lambda: sp.expand(q(a * lam) - a ** 2 * lam ** 2 * (a - 1)))
+    L = sp.Symbol("L", nonnegative=True)   # the same equation in lambda (the numpy code's cancellation-free form)
+    proof.identity("quadratic_in_lambda", lambda: sp.expand(
+        q(a * lam + (1 - a) * L) - (1 - a) * ((1 - a ** 2) * L ** 2 + (s2 + 2 * a ** 2 * lam) * L - a ** 2 * lam ** 2)))
+    a_unit = 1 / (1 + T_ALPHA)   # alpha in (0, 1]
+    proof.sign("q_at_alpha_lam_star_nonpositive", "nonpositive", lambda: (a_unit ** 2 * lam ** 2 * (a_unit - 1)))
+
+    def check_value():
+        c = SYNTHETIC_ONLY_CHECK
+        values = []
+        for lam_star, text in zip(c["lam_star"], c["lam_inf"]):
+            m = mu_inf(c["alpha"], sp.sympify(lam_star), c["sigma2"])
+            lam_inf = (m - c["alpha"] * lam_star) / (1 - c["alpha"])
+            values.append(sp.N(lam_inf, 30))
+            decimals = len(text.split(".")[1])
+            if abs(float(values[-1]) - float(text)) > 0.5 * 10.0 ** (-decimals) + 1e-15:
+                return False
+        return True
+
+    proof.step("check_value", check_value)
+    return proof.result()

@@ -285,6 +285,69 @@ def real_fixed_point_rate(impl=None) -> Outcome:
     return combine_outcomes(outcomes, {"tolerance": "max"})
 
 
+# --------------------------------------------------------------------------------------------- DAE-MIX-SYNTHETIC-ONLY
+
+SYNTHETIC_ONLY_CHECK_VALUE = {"eigenvalues": (4.0, 2.0, 1.0, 0.5, 0.1), "sigma2": 0.1, "alpha": 0.1,
+                              "fixed_point": (0.321, 0.142, 0.0568, 0.0194, 0.00097),
+                              "half_ulp": (5e-4, 5e-4, 5e-5, 5e-5, 5e-6)}
+
+
+@check("DAE-MIX-SYNTHETIC-ONLY", "numeric", "closed-form-vs-iteration-brentq-and-check-value", mutants={
+    "the mix regime's fixed point": lambda lam, s2, a: recursion.fixed_point(lam, s2, a),
+    "alpha lam* instead of 2 alpha lam*": lambda lam, s2, a: np.clip(
+        ((a * lam - s2) + np.sqrt((s2 - a * lam) ** 2 + 4 * (1 + a) * a * lam * s2)) / (2 * (1 + a)) - a * lam,
+        0, None) / (1 - a),
+    "mu_inf reported as lambda_inf": lambda lam, s2, a: (1 - a) * recursion.synthetic_only_fixed_point(lam, s2, a)
+        + a * np.asarray(lam),
+    "alpha instead of alpha^2 in the constant term": lambda lam, s2, a: recursion.synthetic_only_fixed_point(
+        lam, s2, np.sqrt(a)),
+})
+def synthetic_only_fixed_point(impl=None) -> Outcome:
+    """``impl(lam*, sigma2, alpha)`` (default ``recursion.synthetic_only_fixed_point``): (i) equals brentq's root of
+    T(lambda) - lambda on [0, lambda*], T(lambda) = g(mu)^2 (lambda + sigma2), within 64 eps / (1 - T'(lambda_inf))
+    relative to lambda* (T' by the exact derivative; the root's condition number), and the limit of
+    ``recursion.synthetic_only_recursion`` from lambda* within 1e-9 relative after 2 log(1e-12)/log T' + 100 rounds
+    (T' < 1 at the root: a contraction there); 20
+    configurations, d <= 8, lambda* in 1e-2..1e2, sigma2 in 1e-2..1e1, alpha in 0.05..0.95; (ii) the check value
+    (0.321, 0.142, 0.0568, 0.0194, 0.00097) to half a unit in the last quoted digit."""
+    from scipy import optimize
+
+    formula = impl or recursion.synthetic_only_fixed_point
+    rng = _rng(361)
+    eps = np.finfo(float).eps
+    worst_root, worst_iter, ok = 0.0, 0.0, True
+    for _ in range(20):
+        lam = 10 ** rng.uniform(-2, 2, int(rng.integers(1, 9)))
+        s2, a = float(10 ** rng.uniform(-2, 1)), float(rng.uniform(0.05, 0.95))
+        lam_inf = np.asarray(formula(lam, s2, a), dtype=float)
+        rates = []
+        for ls, li in zip(lam, lam_inf):
+            def T(v, ls=ls):
+                mu = a * ls + (1 - a) * v
+                return (mu / (mu + s2)) ** 2 * (v + s2)
+
+            root = optimize.brentq(lambda v: T(v) - v, 0.0, ls, xtol=1e-300, rtol=4 * eps, maxiter=500)
+            mu = a * ls + (1 - a) * root
+            g = mu / (mu + s2)
+            t_prime = g * g + 2 * g * s2 / (mu + s2) ** 2 * (1 - a) * (root + s2)   # dT/dlambda at the root
+            err = abs(li - root) / ls
+            worst_root = max(worst_root, err)
+            rates.append(t_prime)
+            ok &= bool(t_prime < 1 and err <= 64 * eps / (1 - t_prime))
+        # twice the rounds the asymptotic rate T' needs to shrink an error by 1e-12, plus 100 for the transient
+        rounds = int(min(10 ** 6, 2 * np.ceil(np.log(1e-12) / np.log(max(rates))) + 100))
+        iterated = recursion.synthetic_only_recursion(lam, s2, a, rounds)[-1]
+        iter_err = float(np.max(np.abs(iterated - lam_inf) / lam))
+        worst_iter = max(worst_iter, iter_err)
+        ok &= iter_err <= 1e-9
+    c = SYNTHETIC_ONLY_CHECK_VALUE
+    check = np.asarray(formula(np.array(c["eigenvalues"]), c["sigma2"], c["alpha"]), dtype=float)
+    check_ok = bool(np.all(np.abs(check - np.array(c["fixed_point"])) <= np.array(c["half_ulp"])))
+    return Outcome(bool(ok and check_ok), {"max_brentq_error_rel": float(worst_root),
+                                           "max_iteration_error_rel": worst_iter,
+                                           "check_value": [float(v) for v in check]})
+
+
 # --------------------------------------------------------------------------------------------- DAE-CLEAN-RULE
 
 @check("DAE-CLEAN-RULE", "numeric", "cubic-fixed-point-and-rate", mutants={

@@ -225,6 +225,22 @@ def real_fixed_point(impl):
                           links.fixed_point_link(impl or sym.renoise_fixed_point, sym.renoise_map))
 
 
+@check("DAE-MIX-SYNTHETIC-ONLY", "symbolic", "synthetic-only-fixed-point", mutants={
+    "the mix regime's root (whole training set re-processed)": sym.renoise_fixed_point,
+    "alpha lam* instead of 2 alpha lam* in the linear coefficient": lambda a, lam, s2: (
+        (a * lam - s2) + sp.sqrt((s2 - a * lam) ** 2 + 4 * (1 + a) * a * lam * s2)) / (2 * (1 + a)),
+    "missing (1 + alpha) in the denominator": lambda a, lam, s2: (
+        (2 * a * lam - s2) + sp.sqrt((s2 - 2 * a * lam) ** 2 + 4 * (1 + a) * a * lam * s2)) / 2,
+})
+def synthetic_only_fixed_point(impl):
+    """The synthetic-only reading lambda' = g(mu)^2 (lambda + sigma2): its fixed-point equation is the quadratic
+    (1 + alpha) mu^2 + (sigma2 - 2 alpha lam*) mu - alpha lam* sigma2 = 0, mu_inf its unique positive root (>= alpha lam*),
+    check value (0.321, 0.142, 0.0568, 0.0194, 0.00097). Link: the proved lambda_inf equals the package's
+    ``synthetic_only_fixed_point`` at 12 random points (:func:`.symbolic_links.synthetic_only_link`)."""
+    return linked_outcome(regimes.prove_synthetic_only_fixed_point(impl),
+                          links.synthetic_only_link(impl or regimes.synthetic_only_mu))
+
+
 def _cubic_with(b=None, c=None, d=None):
     def cubic(mu, a, lam, s2):
         bb = (2 * s2 - a * lam) if b is None else b(a, lam, s2)

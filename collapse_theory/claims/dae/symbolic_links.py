@@ -88,3 +88,20 @@ def fixed_point_link(candidate, renoise_map, points: int = 12, seed: int = 8103)
     package = ([recursion.fixed_point_training_moment(np.array([l_]), v, al, "renoise")[0] for al, l_, v in pts]
                + [recursion.fixed_point(np.array([l_]), v, al, "renoise")[0] for al, l_, v in pts])
     return numpy_link(exact, package, list(C_ROUNDING * EPS * (1 + kappa)))
+
+
+def synthetic_only_link(candidate, points: int = 12, seed: int = 8104) -> dict:
+    """``candidate(alpha, lam*, sigma2)`` = mu_inf of the synthetic-only reading; lambda_inf = (mu_inf - alpha lam*)/
+    (1 - alpha) against ``recursion.synthetic_only_fixed_point`` (alpha uniform 0.05..0.95, lam* log-uniform
+    1e-3..1e3, sigma2 1e-3..1e1)."""
+    a, lam, s2 = sp.symbols("alpha lam_star sigma2", positive=True)
+    rng = _rng(seed)
+    pts = [(float(rng.uniform(0.05, 0.95)),) + p for p in _scalar_points(rng, points)]
+    try:
+        lam_expr = (sp.sympify(candidate(a, lam, s2)) - a * lam) / (1 - a)
+        exact = exact_values(lam_expr, (a, lam, s2), pts)
+        kappa = relative_condition(lam_expr, (a, lam, s2), pts)
+    except LINK_ERRORS:
+        return dict(_FAILED)
+    package = [recursion.synthetic_only_fixed_point(np.array([l_]), v, al)[0] for al, l_, v in pts]
+    return numpy_link(exact, package, list(C_ROUNDING * EPS * (1 + kappa)))
