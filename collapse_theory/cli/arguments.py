@@ -172,3 +172,20 @@ def check_memory(nbytes: float, flags: str, available: int | None = None) -> Non
 
 def _gib(nbytes: float) -> str:
     return "inf GiB" if not np.isfinite(nbytes) else f"{nbytes / 2 ** 30:.3g} GiB"
+
+
+def check_threads(value, flag: str = "--threads") -> int:
+    """A thread count >= 1 (ValueError naming ``flag`` otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{flag} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def pin_torch_threads(tiers, threads: int) -> None:
+    """torch.set_num_threads(threads) when a torch tier (trained, image) is selected: every torch check then runs
+    on the same number of threads whatever else the machine does (checks that set their own count keep it).
+    The symbolic and numeric tiers never import torch, so nothing happens for them."""
+    if any(tier in ("trained", "image") for tier in tiers):
+        import torch
+
+        torch.set_num_threads(threads)

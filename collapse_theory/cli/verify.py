@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from .arguments import check_output_file, parse_names, write_output
+from .arguments import check_output_file, check_threads, parse_names, pin_torch_threads, write_output
 
 
 def register(subparsers) -> None:
@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     verify.add_argument("--no-progress", action="store_true", help="no progress bar")
     verify.add_argument("--out", default=None, metavar="FILE",
                         help="also write the JSON report to FILE (atomically) with FILE.manifest.json")
+    verify.add_argument("--threads", type=int, default=1,
+                        help="torch threads for the trained and image tiers (1: timings that do not depend on "
+                             "what else the machine runs; a check that sets its own count keeps it)")
     verify.set_defaults(handler=run_verify)
 
     claims = subparsers.add_parser("claims", help="list the registered claims")
@@ -58,15 +61,35 @@ def require_checks(tiers: list[str], claim_ids: list[str] | None = None, flag: s
     return count
 
 
-def _format_evidence(evidence: dict, limit: int = 110) -> str:
-    parts = []
-    for key, value in evidence.items():
-        if isinstance(value, float):
-            parts.append(f"{key}={value:.3g}")
-        else:
-            parts.append(f"{key}={value}")
-    text = ", ".join(parts)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+WIDTH = 100
+"""Every line of the verify table fits in this many characters (long evidence wraps, check names are never cut)."""
+
+
+def _format_value(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _wrapped(label: str, text: str, indent: int, max_lines: int = 2) -> list[str]:
+    """``label: text`` wrapped to :data:`WIDTH` under an indent, at most ``max_lines`` lines (then '...')."""
+    import textwrap
+
+    lines = textwrap.wrap(f"{label}: {text}", width=WIDTH - indent, break_long_words=True,
+                          break_on_hyphens=False) or [f"{label}:"]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: WIDTH - indent - 3] + "..."
+    return [" " * indent + line for line in lines]
+
+
+def decision_text(row: dict) -> str:
+    """One line for a pre-registered decision: outcome, effect with its 95 % CI, p (Holm-adjusted), seeds."""
+    adjusted = row.get("p_adjusted", row["p_value"])
+    text = (f"{row['decision']}  effect {row['effect']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]  "
+            f"p {row['p_value']:.3g} (Holm {adjusted:.3g})")
+    if row["decision"] == "refuted" and "p_opposite" in row:
+        text += (f", opposite direction p {row['p_opposite']:.3g} "
+                 f"(Holm {row.get('p_opposite_adjusted', row['p_opposite']):.3g})")
+    return text + f"  {row['n_seeds']} seeds"
 
 
 def run_verify(args) -> int:
@@ -75,11 +98,13 @@ def run_verify(args) -> int:
     from ..outputs import run_manifest
 
     tiers = parse_tiers(args.tier)
+    threads = check_threads(args.threads)
     if args.out is not None:
         check_output_file(args.out)
     claim_ids = args.claim
     selected = [registry.get_claim(c) for c in claim_ids] if claim_ids else registry.claims()
     require_checks(tiers, [c.id for c in selected] if claim_ids else None)
+    pin_torch_threads(tiers, threads)
     results = registry.run_checks(tiers, [c.id for c in selected], progress=not (args.no_progress or args.json))
     by_claim: dict[str, list] = {}
     for r in results:
@@ -120,25 +145,40 @@ def _finite(value):
 
 
 def _print_table(selected, by_claim, uncovered, results, failed) -> None:
-    provenance = {c.id: c.provenance for c in selected}
-    header = f"{'claim':22} {'provenance':16} {'tier':9} {'check':38} {'status':6} {'sec':>6}  evidence"
+    """claim, tier, status, seconds and the full check name on one line; the decision (for decision checks), the
+    evidence (wrapped) and what went wrong below it, indented; then the decisions per claim and tier."""
+    header = f"{'claim':24} {'tier':9} {'status':6} {'sec':>7}  check"
+    rule = "-" * WIDTH
     print(header)
-    print("-" * len(header))
+    print(rule)
+    decisions = []
     for claim in selected:
         for r in by_claim.get(claim.id, []):
-            print(f"{r.claim_id:22} {provenance[r.claim_id]:16} {r.tier:9} {r.name[:38]:38} "
-                  f"{r.status.upper():6} {r.seconds:6.2f}  {_format_evidence(r.evidence)}")
+            print(f"{r.claim_id:24} {r.tier:9} {r.status.upper():6} {r.seconds:7.2f}  {r.name}")
+            row = r.as_dict()
+            if r.decision is not None:
+                decisions.append(row)
+                print(*_wrapped("decision", decision_text(row), 4), sep="\n")
+            evidence = ", ".join(f"{k}={_format_value(v)}" for k, v in r.evidence.items())
+            print(*_wrapped("evidence", evidence, 4), sep="\n")
             if r.status == "weak":
                 slipped = [m for m, ok in r.mutants_rejected.items() if not ok]
-                print(f"{'':22} mutant(s) not rejected: {'; '.join(slipped)}")
+                print(*_wrapped("mutant(s) not rejected", "; ".join(slipped), 4), sep="\n")
             if r.status == "error":
-                print(f"{'':22} {r.message.splitlines()[0]}")
+                print(*_wrapped("error", r.message.splitlines()[0], 4), sep="\n")
         for c, tier, why in uncovered:
             if c.id == claim.id:
-                print(f"{claim.id:22} {claim.provenance:16} {tier:9} {'-':38} {'n/a':6} {'':6}  {why}")
+                print(f"{claim.id:24} {tier:9} {'n/a':6} {'':7}  -")
+                print(*_wrapped("no check", why, 4), sep="\n")
+    print(rule)
+    if decisions:
+        print("Decisions (pre-registered; confirmed / refuted / inconclusive is a result, not a failure):")
+        for row in decisions:
+            print(f"  {row['claim']:10} {row['tier']:9} {row['check']}")
+            print(*_wrapped("decision", decision_text(row), 6), sep="\n")
+        print(rule)
     mutants = sum(len(r.mutants_rejected) for r in results)
     rejected = sum(sum(r.mutants_rejected.values()) for r in results)
-    print("-" * len(header))
     print(f"{len(results) - len(failed)} of {len(results)} checks passed; {rejected} of {mutants} "
           f"deliberately wrong formulas rejected; {sum(r.seconds for r in results):.1f} s")
 
