@@ -169,7 +169,7 @@ def test_figure_data_and_plot_from_a_results_folder(tmp_path):
     assert set(table[table["kind"] == "once"]["method"]) == {"oras"}
     assert (table[table["kind"] == "floor"]["value"] == 1.0).all()
     fig = plot_reflow_decisions(table)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 3      # NFE 1, NFE 16, the paired difference
     with pytest.raises(ValueError, match="results_dir"):
         decisions_frame(DecisionsFigure(results_dir=str(tmp_path / "missing")))
 

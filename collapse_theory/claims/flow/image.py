@@ -9,7 +9,8 @@ Euler 10). Quality: FD_N(s, m, k) = the Frechet distance in digitsnet classifier
 N = 297 samples of Euler with N steps and the 297 real test images, beside the real-vs-real floor at the same N.
 ``$COLLAPSE_THEORY_IMAGE_SIZE=ci`` (or :func:`use_config`) runs the same code path at :func:`ci_config`'s size
 (2 seeds, 2 rounds, a few steps) for the test suite; ``$COLLAPSE_THEORY_IMAGE_OUT=<folder>`` writes the tidy
-per-seed frame with a manifest (config, the protocols and their hashes) to that folder.
+per-seed frame with a manifest (config, the protocols and their hashes) to that folder;
+``$COLLAPSE_THEORY_IMAGE_THREADS`` sets torch's CPU threads (default 1).
 
 **Pre-registered protocols** (:data:`PROTOCOLS`; fixed here before the run; paired t test, one-sided, level 0.01,
 Bonferroni over the m = 3 decisions of this tier, i.e. each raw p is compared with 0.01 / 3):
@@ -50,6 +51,7 @@ from ..registry import Outcome, check
 TIER = "image"
 SIZE_ENV = "COLLAPSE_THEORY_IMAGE_SIZE"
 OUT_ENV = "COLLAPSE_THEORY_IMAGE_OUT"
+THREADS_ENV = "COLLAPSE_THEORY_IMAGE_THREADS"
 IMAGE_SEEDS = tuple(range(8))
 LEVEL = 0.01
 FAMILY_SIZE = 3
@@ -79,11 +81,21 @@ PROTOCOLS: dict[str, Protocol] = {
 
 # ----------------------------------------------------------------------------------------------- the run
 
+def torch_threads() -> int:
+    """``$COLLAPSE_THEORY_IMAGE_THREADS`` (default 1): torch CPU threads of the image run. 2 on a quiet 2-core machine
+    is faster; on a loaded one 2 threads can be many times slower. Float rounding, not the algorithm, depends on it."""
+    text = os.environ.get(THREADS_ENV, "1").strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{THREADS_ENV} must be an integer >= 1, got {text!r}")
+    return int(text)
+
+
 def full_config():
     """The pre-registered size of the image tier (see the module docstring)."""
     from ...train.image.ensemble_reflow import EnsembleReflowConfig
 
-    return EnsembleReflowConfig(seeds=IMAGE_SEEDS, methods=("reflow", "ra"), once=(("ora", 0), ("oras", 0)), rounds=5)
+    return EnsembleReflowConfig(seeds=IMAGE_SEEDS, methods=("reflow", "ra"), once=(("ora", 0), ("oras", 0)), rounds=5,
+                                threads=torch_threads())
 
 
 def ci_config():
@@ -92,7 +104,7 @@ def ci_config():
 
     return EnsembleReflowConfig(seeds=(0, 1), methods=("reflow", "ra"), once=(("ora", 0), ("oras", 0)), rounds=2,
                                 round0_steps=30, steps=12, warmup_steps=5, n_pairs=96, gen_steps=4, n_eval=96,
-                                n_train=128, regen_every=6)
+                                n_train=128, regen_every=6, threads=torch_threads())
 
 
 _OVERRIDE: list = []
