@@ -292,7 +292,7 @@ body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:
 color:#1a1a1a;line-height:1.45}
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.9em;margin:1em 0}th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left}
-th{background:#f0f0f0}td{white-space:nowrap}td.pass{background:#e3f4e3}td.FAIL,td.ERROR{background:#f9d6d6}td.WEAK{background:#fbeed0}
+th{background:#f0f0f0}td{white-space:nowrap}td.wrap{white-space:normal}td.pass{background:#e3f4e3}td.FAIL,td.ERROR{background:#f9d6d6}td.WEAK{background:#fbeed0}
 td.confirmed{background:#e3f4e3}td.refuted{background:#f9d6d6}td.inconclusive{background:#eee}
 .statement{background:#fafafa;border-left:3px solid #0072B2;padding:.5em .8em}
 img.figure{max-width:100%;border:1px solid #eee}img.math{display:inline}code{font-size:.9em}
@@ -305,6 +305,14 @@ def _decision_dict(result) -> dict | None:
     if decision is None:
         return None
     return decision.as_dict() if hasattr(decision, "as_dict") else dict(decision)
+
+
+def seed_list(seeds) -> str:
+    """Seeds compactly: ``0–63`` for a run of consecutive integers, else the list (the first 12, then '…')."""
+    seeds = [int(x) for x in seeds]
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(str(x) for x in seeds[:12]) + (", …" if len(seeds) > 12 else "")
 
 
 def _number(value) -> str:
@@ -357,7 +365,7 @@ def render_html(results: list[registry.CheckResult], tiers: list[str], manifest:
                 cells.append(f"<td>{'n/a' if tier in claim.no_check else '-'}</td>")
         figs = ", ".join(f'<a href="#fig-{esc(f)}">{esc(f)}</a>' for f in figures_of.get(claim.id, [])) or "-"
         out.append(f'<tr><td><a href="#{esc(claim.id)}">{esc(claim.id)}</a></td><td>{esc(claim.provenance)}</td>'
-                   + "".join(cells) + f"<td>{figs}</td></tr>")
+                   + "".join(cells) + f'<td class="wrap">{figs}</td></tr>')
     out.append("</table>")
     decided = [(r, d) for r in results if (d := _decision_dict(r)) is not None]
     out.append("<h2>Decisions (pre-registered protocols)</h2>")
@@ -366,7 +374,7 @@ def render_html(results: list[registry.CheckResult], tiers: list[str], manifest:
                    "<th>effect</th><th>95 % CI</th><th>p</th></tr>")
         for r, d in decided:
             seeds = d.get("seeds")
-            seed_text = f"{d.get('n_seeds', '?')}" + (f" ({', '.join(str(s) for s in seeds)})" if seeds else "")
+            seed_text = f"{d.get('n_seeds', '?')}" + (f" ({seed_list(seeds)})" if seeds else "")
             out.append(f"<tr><td>{esc(str(d.get('claim', r.claim_id)))}</td><td>{esc(str(d.get('tier', r.tier)))}</td>"
                        f"<td>{esc(r.name)}</td><td class=\"{esc(str(d.get('decision')))}\">"
                        f"{esc(str(d.get('decision')))}</td><td>{esc(seed_text)}</td>"

@@ -61,10 +61,17 @@ def test_report_html_is_self_contained_with_table_decisions_and_figures():
     for claim in registry.claims():
         assert f'<h2 id="{claim.id}">' in page and f'<a href="#{claim.id}">' in page
     assert '<td class="pass">pass (1)</td>' in page
-    assert '<td class="inconclusive">inconclusive</td><td>5 (0, 1, 2, 3, 4)</td>' in page
+    assert '<td class="inconclusive">inconclusive</td><td>5 (0–4)</td>' in page
     assert "[-0.01, 0.035]" in page and "<td>0.21</td>" in page
     assert page.count("data:image/png;base64,") > 2 * 1 + 100        # 2 figures + the rendered formulas
     assert '<h3 id="fig-dae-collapse">' in page
+
+
+def test_seed_lists_are_compact():
+    from collapse_theory.report import seed_list
+
+    assert seed_list(range(64)) == "0–63" and seed_list([3, 5]) == "3, 5"
+    assert seed_list([0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24]).endswith("22, …")
 
 
 def test_formulas_become_mathtext_and_every_statement_renders():
