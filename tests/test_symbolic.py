@@ -65,7 +65,7 @@ def test_run_check_status_pass():
 def test_evidence_is_small():
     for item in SYMBOLIC_CHECKS:
         evidence = _run(item, None).evidence
-        assert set(evidence) <= {"steps_proved", "steps", "failed", "residual", "numpy_max_err_over_tol", "numpy_points"}
+        assert {k for k in evidence if not k.startswith("numpy_")} <= {"steps_proved", "steps", "failed", "residual"}
         assert all(isinstance(v, (int, float, str)) and len(str(v)) <= 200 for v in evidence.values())
 
 
