@@ -44,10 +44,15 @@ DECISIONS_FILE = "decisions.json"
 FIGURE_COLUMNS = ["kind", "method", "seed", "round", "nfe", "value", "ci_low", "ci_high", "n_seeds", "floor"]
 
 
-def run_image_decisions(out: str | Path = RESULTS_DIR, size: str = "full") -> dict:
-    """Run the image tier's checks (``size`` 'full' or 'ci'), write the results and ``decisions.json`` into ``out``;
+def run_image_decisions(out: str | Path = RESULTS_DIR, size: str = "full", threads: int = 1) -> dict:
+    """Run the image tier's checks (``size`` 'full' or 'ci') with ``threads`` torch threads (unless
+    ``$COLLAPSE_THEORY_IMAGE_THREADS`` says otherwise), write the results and ``decisions.json`` into ``out``;
     returns the decisions document."""
+    import torch
+
     from ..claims.flow import image as image_checks
+
+    torch.set_num_threads(threads)
     from ..claims.registry import run_checks
 
     if size not in ("full", "ci"):
@@ -67,7 +72,7 @@ def run_image_decisions(out: str | Path = RESULTS_DIR, size: str = "full") -> di
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    doc = {"seconds": round(seconds, 1), "torch_threads": image_checks.current_config().threads,
+    doc = {"seconds": round(seconds, 1), "torch_threads": image_checks.current_config().threads or threads,
            "load_average_at_end": list(os.getloadavg()), "checks": [r.as_dict() for r in results]}
     atomic_write_text(out / DECISIONS_FILE, decisions_json(doc))
     return doc

@@ -10,7 +10,7 @@ N = 297 samples of Euler with N steps and the 297 real test images, beside the r
 ``$COLLAPSE_THEORY_IMAGE_SIZE=ci`` (or :func:`use_config`) runs the same code path at :func:`ci_config`'s size
 (2 seeds, 2 rounds, a few steps) for the test suite; ``$COLLAPSE_THEORY_IMAGE_OUT=<folder>`` writes the tidy
 per-seed frame with a manifest (config, the protocols and their hashes) to that folder;
-``$COLLAPSE_THEORY_IMAGE_THREADS`` sets torch's CPU threads (default 1).
+``$COLLAPSE_THEORY_IMAGE_THREADS`` sets torch's CPU threads (unset: as the caller pinned them, ``verify --threads``).
 
 **Pre-registered protocols** (:data:`PROTOCOLS`; fixed here before the run; paired t test, one-sided, level 0.01,
 Bonferroni over the m = 3 decisions of this tier, i.e. each raw p is compared with 0.01 / 3):
@@ -81,10 +81,14 @@ PROTOCOLS: dict[str, Protocol] = {
 
 # ----------------------------------------------------------------------------------------------- the run
 
-def torch_threads() -> int:
-    """``$COLLAPSE_THEORY_IMAGE_THREADS`` (default 1): torch CPU threads of the image run. 2 on a quiet 2-core machine
-    is faster; on a loaded one 2 threads can be many times slower. Float rounding, not the algorithm, depends on it."""
-    text = os.environ.get(THREADS_ENV, "1").strip()
+def torch_threads() -> int | None:
+    """``$COLLAPSE_THEORY_IMAGE_THREADS``: torch CPU threads of the image run; unset (None): leave torch's setting as
+    the caller pinned it (``verify --threads``, default 1). 2 on a quiet 2-core machine is faster; on a loaded one 2
+    threads can be many times slower. Float rounding, not the algorithm, depends on it."""
+    text = os.environ.get(THREADS_ENV)
+    if text is None:
+        return None
+    text = text.strip()
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{THREADS_ENV} must be an integer >= 1, got {text!r}")
     return int(text)
