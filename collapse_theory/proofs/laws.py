@@ -9,6 +9,8 @@ exactly 0, a sign by sympy's assumptions on the expression or its factorisation.
 point respecting the symbols' assumptions is used only to *refute* a step (a nonzero residual), never to prove one.
 Distributional inputs are derived, not assumed: chi-square moments by integrating the density, multinomial moments
 by differentiating the generating function.
+
+Derivations proved here: docs/derivations/laws.md §1, docs/derivations/laws.md §2, docs/derivations/laws.md §3.
 """
 
 from __future__ import annotations

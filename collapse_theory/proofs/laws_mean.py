@@ -1,6 +1,8 @@
 """Symbolic tier of the collapse laws 4-6 (claims LAW-FIXED-REAL-RATIO, LAW-FRESH-DATA, LAW-OPTIMAL-WEIGHT): sympy
 proofs of the mean-refitting recursions, their fixed points and the optimal real weight. The conventions (formula
 injection, step semantics) are those of :mod:`.laws`; laws 7-8 are in :mod:`.laws_tails`.
+
+Derivations proved here: docs/derivations/laws.md §4, docs/derivations/laws.md §5, docs/derivations/laws.md §6.
 """
 
 from __future__ import annotations

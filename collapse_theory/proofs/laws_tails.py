@@ -1,4 +1,6 @@
 """Symbolic tier of the collapse laws 7-8 (claims LAW-DIFFUSION-EARLY-STOP, LAW-ZIPF-TAIL); conventions of :mod:`.laws`.
+
+Derivations proved here: docs/derivations/laws.md §7, docs/derivations/laws.md §8.
 """
 
 from __future__ import annotations

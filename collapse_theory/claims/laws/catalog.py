@@ -4,6 +4,8 @@ Each is a ``toolkit-theorem``: stated and proved here (symbolic tier: :mod:`coll
 :mod:`collapse_theory.proofs.laws_mean`) and tested against Monte-Carlo of the literal procedure and independent
 oracles (numeric tier). "compare:" names the literature a reader can set the statement beside; the papers' theorem
 texts are not available here, so nothing is claimed about what they prove. Closed forms: collapse_theory/theory/laws/.
+
+Statements and derivations: docs/derivations/laws.md (§1-§8 in the order of this catalog).
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ procedure. :data:`LAWS` maps the command-line names to them; :func:`run_law` giv
                           (LAW-FIXED-REAL-RATIO, LAW-FRESH-DATA, LAW-OPTIMAL-WEIGHT)
 - :mod:`.diffusion`      ``diffusion-early-stop``                (LAW-DIFFUSION-EARLY-STOP)
 - :mod:`.zipf`           ``zipf-tail``                           (LAW-ZIPF-TAIL)
+
+Statements and derivations of all eight laws: docs/derivations/laws.md (one section per law).
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ decomposition det S = det Sigma_n prod_{i=1..d} chi2_{k-i+1} (independent), so
     E log det Sigma_n = log det Sigma + n sum_{i=1..d} [psi((k - i + 1)/2) + log(2/D)]
     E det Sigma_n     = det Sigma (prod_{i=1..d} (k - i + 1)/D)^n
     E ||mu_n - mu||^2 = (tr Sigma / M) sum_{j<n} q^j
+
+Derivation: docs/derivations/laws.md §1.
 """
 
 from __future__ import annotations

@@ -27,6 +27,9 @@ V_{t+1} = (1 - w)^2 V_t + sigma2 (w^2/n_r + (1 - w)^2/n_s), V_0 = sigma2/n_r,
     minimised at w* = (sqrt(r (r + 4)) - r)/2,  r = n_r/n_s   (w* = 1/phi = 0.618... when n_r = n_s).
 
 Law 5 is law 6 at the count-proportional weight w = n_r/N, which is not w* (e.g. 1/2 vs 0.618 when n_r = n_s).
+
+Derivations: docs/derivations/laws.md §4 (law 4), docs/derivations/laws.md §5 (law 5),
+docs/derivations/laws.md §6 (law 6).
 """
 
 from __future__ import annotations

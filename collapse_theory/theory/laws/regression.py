@@ -17,6 +17,8 @@ E tr(Sigma (X^T X)^{-1}) = d/(T - d - 1) (inverse-Wishart mean; T > d + 1), so
     E test error = sigma2 d/(T - d - 1) sum_{i<=n} 1/i^2        (accumulate: <= (pi^2/6) x the round-1 error)
 
 Round 1 is the fit on real labels (error sigma2 d/(T - d - 1)); round 0 is w* itself (error 0).
+
+Derivation: docs/derivations/laws.md §3.
 """
 
 from __future__ import annotations

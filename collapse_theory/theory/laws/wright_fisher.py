@@ -15,6 +15,8 @@ w = 1 - a (``real_weight``; w = 0 is pure resampling). From E[c_i c_j | p] = n(n
       E ||p_m||^2 = ||p0||^2 + D_m
 
   bounded for every w, and D_inf ~ a^2/(n w (2 - w)) small when n w >> 1 (w = 0 gives D_inf = 1 - ||p0||^2).
+
+Derivation: docs/derivations/laws.md §2.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ T samples of q answers correctly exactly the tokens it has seen; its test error 
 
 so E ≍ T^{-(1 - 1/beta)} + k^{-(beta - 1)}: more synthetic data stops helping once T ~ k^beta. The law's rounds double
 the sample size: round n uses T = T0 2^n.
+
+Derivation: docs/derivations/laws.md §8.
 """
 
 from __future__ import annotations
