@@ -262,8 +262,12 @@ def manifest_row(figure_id: str, params) -> dict[str, str]:
 
 
 def build_figures(out_dir: str | Path = "figures", only: list[str] | None = None, quick: bool = False,
-                  params: dict[str, Any] | None = None, progress=False) -> pd.DataFrame:
+                  params: dict[str, Any] | None = None, progress=False, keep_going: bool = False) -> pd.DataFrame:
     """Regenerate the selected figures (default: all) into ``out_dir``; returns the manifest rows written.
+
+    ``keep_going``: a figure whose data or drawing raises is left out (its old manifest row too), the others are
+    drawn, and ``manifest.attrs["failed"]`` maps its ID to the one-line error (``reproduce`` reports them);
+    otherwise the first error propagates.
 
     ``params``: figure ID -> parameter object (from :func:`parse_settings`); figures not in it use their defaults,
     or their quick parameters with ``quick=True``. ``progress``: True prints one line per figure on stderr (a
@@ -280,20 +284,19 @@ def build_figures(out_dir: str | Path = "figures", only: list[str] | None = None
         p.validated()
     manifest_path = out / "MANIFEST.csv"
     previous = pd.read_csv(manifest_path) if manifest_path.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
-    rows = []
+    rows, failed = [], {}
     for n, figure_id in enumerate(ids, 1):
         spec = FIGURES[figure_id]
         start = time.perf_counter()
         _say(progress, f"figures [{n}/{len(ids)}] {figure_id}: making the data ({data_command(spec, chosen[figure_id])})")
-        data_file = out / "data" / f"{figure_id}.csv"
-        frame = spec.make_data(chosen[figure_id])
-        text = frame.to_csv(index=False, lineterminator="\n")
-        if frame.attrs.get("run_manifest"):
-            write_with_manifest(data_file, text, frame.attrs["run_manifest"])
-        elif not (data_file.is_file() and data_file.read_bytes() == text.encode("utf-8")):
-            atomic_write_text(data_file, text)
-        fig = spec.plot(pd.read_csv(data_file))
-        save_figure(fig, out / figure_id)
+        try:
+            _draw(spec, chosen[figure_id], out)
+        except Exception as exc:  # noqa: BLE001 - with keep_going every failure is reported, none is hidden
+            if not keep_going:
+                raise
+            failed[figure_id] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            _say(progress, f"figures [{n}/{len(ids)}] {figure_id}: FAILED ({failed[figure_id]})")
+            continue
         rows.append(manifest_row(figure_id, chosen[figure_id]))
         _say(progress, f"figures [{n}/{len(ids)}] {figure_id}: drawn in {time.perf_counter() - start:.1f} s")
     kept = previous[~previous["figure_id"].isin(ids)] if len(previous) else previous
@@ -304,4 +307,18 @@ def build_figures(out_dir: str | Path = "figures", only: list[str] | None = None
     manifest.to_csv(buffer, index=False, lineterminator="\n")
     if not (manifest_path.is_file() and manifest_path.read_text(encoding="utf-8") == buffer.getvalue()):
         atomic_write_text(manifest_path, buffer.getvalue())
+    manifest.attrs["failed"] = failed
     return manifest
+
+
+def _draw(spec: FigureSpec, params, out: Path) -> None:
+    """Make the data, write it (with its run manifest, only when the bytes changed), read it back and draw."""
+    data_file = out / "data" / f"{spec.figure_id}.csv"
+    frame = spec.make_data(params)
+    text = frame.to_csv(index=False, lineterminator="\n")
+    if frame.attrs.get("run_manifest"):
+        write_with_manifest(data_file, text, frame.attrs["run_manifest"])
+    elif not (data_file.is_file() and data_file.read_bytes() == text.encode("utf-8")):
+        atomic_write_text(data_file, text)
+    fig = spec.plot(pd.read_csv(data_file))
+    save_figure(fig, out / spec.figure_id)

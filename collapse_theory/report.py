@@ -87,7 +87,8 @@ def reproduce(out_dir: str | Path = ".", tiers: list[str] | None = None, progres
               quick: bool | None = None) -> tuple[Path, bool]:
     """Run the checks of ``tiers`` (default symbolic + numeric), regenerate the figures into ``out_dir/figures``
     and write ``out_dir/report.md``, the self-contained ``out_dir/report.html`` (:func:`render_html`) and
-    ``out_dir/verify.json`` (with a manifest). Returns (report.md, passed). With ``progress`` every phase prints a
+    ``out_dir/verify.json`` (with a manifest). Returns (report.md, passed): passed when every check passed and
+    every figure was drawn (a figure that fails is reported in both reports and on stderr; the others are drawn). With ``progress`` every phase prints a
     line on stderr (the checks a progress bar, each figure a line when it starts and when it is drawn).
 
     ``quick``: figures with a quick variant (the trained 2-D toy Reflow vs RA run) use it; None (default) means
@@ -115,16 +116,21 @@ def reproduce(out_dir: str | Path = ".", tiers: list[str] | None = None, progres
             params = {i: runs for i, spec in gallery.FIGURES.items() if isinstance(spec.params, SmokeFigure)}
         _phase(progress, f"drawing {len(gallery.FIGURES)} figures into {out / 'figures'}"
                          + (" (quick variants)" if quick else ""))
-        manifest = gallery.build_figures(out / "figures", quick=quick, params=params, progress=progress)
+        manifest = gallery.build_figures(out / "figures", quick=quick, params=params, progress=progress,
+                                         keep_going=True)
+    failed_figures = dict(manifest.attrs.get("failed", {})) if manifest is not None else {}
     seconds = time.perf_counter() - start
-    passed = all(r.ok for r in results)
+    passed = all(r.ok for r in results) and not failed_figures
     config = {"tiers": tiers, "figures": figures, "claims": claim_ids, "quick": quick}
     _phase(progress, "writing verify.json, report.md and report.html")
     write_with_manifest(out / "verify.json", json.dumps({"tiers": tiers, "passed": passed,
                                                          "results": [r.as_dict() for r in results]},
                                                         indent=2, default=float) + "\n",
                         run_manifest("reproduce", config))
-    report = atomic_write_text(out / "report.md", render_report(results, tiers, manifest, seconds) + "\n")
+    text = render_report(results, tiers, manifest, seconds)
+    if failed_figures:
+        text += "\n## Figures not drawn\n\n" + "".join(f"- `{k}`: {v}\n" for k, v in failed_figures.items())
+    report = atomic_write_text(out / "report.md", text + "\n")
     atomic_write_text(out / "report.html", render_html(results, tiers, manifest, seconds, out / "figures"))
     _phase(progress, f"done in {time.perf_counter() - start:.0f} s: {report} and {out / 'report.html'}")
     return report, passed
@@ -408,6 +414,10 @@ def render_html(results: list[registry.CheckResult], tiers: list[str], manifest:
         if figures_of.get(claim.id):
             out.append("<p>Figures: " + ", ".join(f'<a href="#fig-{esc(f)}">{esc(f)}</a>'
                                                   for f in figures_of[claim.id]) + "</p>")
+    failed_figures = dict(manifest.attrs.get("failed", {})) if manifest is not None else {}
+    if failed_figures:
+        out.append("<h2>Figures not drawn</h2><ul>" + "".join(
+            f"<li><code>{esc(k)}</code>: {esc(v)}</li>" for k, v in failed_figures.items()) + "</ul>")
     if figure_rows:
         out.append("<h2>Figures</h2>")
         for row in figure_rows:

@@ -173,3 +173,22 @@ def test_cli_lists_sets_and_rejects(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith(f"collapse-theory: error: {message}") and err.count("\n") == 1
     assert not (tmp_path / "bad").exists()                       # nothing drawn on bad input
+
+
+def test_keep_going_draws_the_others_and_names_the_failure(tmp_path, monkeypatch):
+    import dataclasses
+
+    def broken(params):
+        raise ValueError("results_dir must hold x.csv")
+
+    spec = dataclasses.replace(FIGURES["dae-spectrum"], figure_id="broken-figure", make_data=broken)
+    monkeypatch.setitem(gallery.FIGURES, "broken-figure", spec)
+    with pytest.raises(ValueError, match="results_dir"):
+        build_figures(tmp_path, only=["broken-figure", "dae-spectrum"])
+    manifest = build_figures(tmp_path, only=["broken-figure", "dae-spectrum"], keep_going=True)
+    assert list(manifest["figure_id"]) == ["dae-spectrum"] and (tmp_path / "dae-spectrum.png").exists()
+    assert manifest.attrs["failed"] == {"broken-figure": "ValueError: results_dir must hold x.csv"}
+    from collapse_theory.report import render_html
+
+    page = render_html([], ["numeric"], manifest, 0.0, tmp_path)
+    assert "<h2>Figures not drawn</h2>" in page and "broken-figure" in page

@@ -75,6 +75,6 @@ def run_reproduce(args) -> int:
     check_output_dir(args.out)
     require_checks(tiers)
     report, passed = reproduce(args.out, tiers, progress=not args.no_progress)
-    print(f"report: {report} and {report.with_name('report.html')}  "
-          f"({'all checks passed' if passed else 'SOME CHECKS FAILED'})")
+    verdict = "all checks passed, all figures drawn" if passed else "SOME CHECKS OR FIGURES FAILED: see the report"
+    print(f"report: {report} and {report.with_name('report.html')}  ({verdict})")
     return 0 if passed else 1
