@@ -120,6 +120,14 @@ FIGURES: dict[str, FigureSpec] = {spec.figure_id: spec for spec in (
 
 MANIFEST_COLUMNS = ["figure_id", "title", "png", "pdf", "data_file", "data_command", "claims"]
 
+COST = {  # what making the data involves, for the progress lines (times measured on 2 shared, busy CPU cores)
+    "dae-collapse": "trains linear DAEs (8 replicates per σ² by default): about 20-35 s",
+    "gaussian-reflow-w2": "Monte-Carlo, about 10 s at the default 400 replicates",
+    "toy-reflow-samples": "trains 1-RF, Reflow and RA on ring8 (shared with toy-reflow-paths): about 0.5-2 min",
+    "image-reflow-fd-rounds": "committed data: seconds; otherwise trains or resumes the two smoke runs: 3-10 min "
+                              "the first time (shared by the image figures)",
+}
+
 
 # --------------------------------------------------------------------------------------------- parameters
 
@@ -288,7 +296,9 @@ def build_figures(out_dir: str | Path = "figures", only: list[str] | None = None
     for n, figure_id in enumerate(ids, 1):
         spec = FIGURES[figure_id]
         start = time.perf_counter()
-        _say(progress, f"figures [{n}/{len(ids)}] {figure_id}: making the data ({data_command(spec, chosen[figure_id])})")
+        cost = f"; {COST[figure_id]}" if figure_id in COST else ""
+        _say(progress, f"figures [{n}/{len(ids)}] {figure_id}: making the data "
+                       f"({data_command(spec, chosen[figure_id])}{cost})")
         try:
             _draw(spec, chosen[figure_id], out)
         except Exception as exc:  # noqa: BLE001 - with keep_going every failure is reported, none is hidden
