@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.polynomial import hermite_e
+from scipy import special
 
 from ...theory.laws import diffusion as dd, zipf as zz
 from ..registry import Outcome, check
@@ -162,6 +163,41 @@ def zipf_exponents(impl=None) -> Outcome:
         ok &= _shrinks(dev_k)
         worst_T, worst_k = max(worst_T, float(abs(dev_T[-1]))), max(worst_k, float(abs(dev_k[-1])))
     return Outcome(bool(ok), {"last_rel_dev_T": worst_T, "last_rel_dev_k": worst_k, "betas": str(ZIPF_BETAS)})
+
+
+@lru_cache(maxsize=None)
+def _tail_direct(k: int, beta: float) -> float:
+    """1 - sum_{i<=k} i^-beta / zeta(beta) at 40 significant digits (mpmath): the tail by its definition."""
+    import mpmath
+
+    with mpmath.workdps(40):
+        b = mpmath.mpf(beta)
+        head = mpmath.fsum(mpmath.mpf(i) ** -b for i in range(1, k + 1))
+        return float(1 - head / mpmath.zeta(b))
+
+
+ZIPF_TAIL_KS = (1, 2, 3, 10, 50, 400, 2000)
+
+
+@check("LAW-ZIPF-TAIL", "numeric", "tail-mass-oracle", mutants={
+    "tail from rank k (zeta(beta, k) counts p_k)": lambda k, beta: (special.zeta(beta, np.asarray(k, dtype=float))
+                                                                  / special.zeta(beta)),
+    "tail not normalised (zeta(beta, k + 1))": lambda k, beta: special.zeta(beta, np.asarray(k, dtype=float) + 1),
+    "tail by the integral k^(1 - beta)/((beta - 1) zeta)": lambda k, beta: (np.asarray(k, dtype=float) ** (1 - beta)
+                                                                           / ((beta - 1) * special.zeta(beta))),
+})
+def zipf_tail_mass(impl=None) -> Outcome:
+    """tail(k) = sum_{i>k} p_i (which the closed form and the Monte-Carlo both add, and the exponent check only
+    tests asymptotically) against its definition 1 - sum_{i<=k} i^-beta/zeta(beta) summed in 40-digit mpmath, for
+    beta in {1.5, 2, 3} and k in ZIPF_TAIL_KS. Tolerance 1e-12 relative: scipy's Hurwitz zeta is accurate to a few
+    ulp (the tails here are >= 1e-7, so the 40-digit subtraction keeps > 30 digits)."""
+    fn = impl or zz.tail_mass
+    worst = 0.0
+    for beta in ZIPF_BETAS:
+        for k in ZIPF_TAIL_KS:
+            exact = _tail_direct(k, beta)
+            worst = max(worst, abs(float(np.asarray(fn(k, beta))) - exact) / exact)
+    return Outcome(worst <= 1e-12, {"max_rel_err": worst, "tolerance": 1e-12, "k": str(ZIPF_TAIL_KS)})
 
 
 def _zipf_unnormalised(rounds, beta=2.0, k=1000, T0=100):
