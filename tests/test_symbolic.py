@@ -240,12 +240,14 @@ def _broken(module, name, wrap):
     ("dae_recursion", "DAE-STEP", "renoise-map"),
     ("dae_recursion", "DAE-STEP", "clean-map"),
     ("velocity_affine", "GRF-VELOCITY", "gaussian-conditional-expectation"),
+    ("log_det_drift_per_round", "REFLOW-ESTIMATED-DRIFT", "wishart-log-det-drift"),
+    ("reflow_expectations", "REFLOW-ESTIMATED-DRIFT", "wishart-log-det-drift"),
 ])
 def test_breaking_the_numpy_function_fails_the_symbolic_check(monkeypatch, target, claim, check_name):
     import numpy as np
 
     from collapse_theory.theory.dae import linear as linear_dae, recursion
-    from collapse_theory.theory.flow import gaussian as gf
+    from collapse_theory.theory.flow import gaussian as gf, reflow as gr
 
     item = next(c for c in SYMBOLIC_CHECKS if c.claim_id == claim and c.name == check_name)
     assert run_check(item).status == "pass"
@@ -255,6 +257,9 @@ def test_breaking_the_numpy_function_fails_the_symbolic_check(monkeypatch, targe
         "fixed_point_training_moment": (recursion, lambda f, lam, s2, a, rule="renoise": f(lam, s2, 1 - a, rule)),
         "dae_recursion": (recursion, lambda f, lam, s2, *a, **k: f(lam, np.sqrt(s2), *a, **k)),  # sigma for sigma2
         "velocity_affine": (gf, lambda f, ends, t: (f(ends, t)[0].T, f(ends, t)[1])),  # transposed A_t
+        "log_det_drift_per_round": (gr, lambda f, n, d, ddof=1: f(n, d, ddof) * (1 + 1e-9)),  # a 1e-9 slip
+        "reflow_expectations": (gr, lambda f, cov, n, k, ddof=1: {**f(cov, n, k, ddof), "mean_error_sq":  # n - 1 for n
+                                                                  f(cov, n, k, ddof)["mean_error_sq"] * n / (n - 1)}),
     }
     module, wrap = breakers[target]
     monkeypatch.setattr(module, *_broken(module, target, wrap))
@@ -289,6 +294,9 @@ _FLIPPED_STEPS = [
     ("flow", "prove_flow_map", "M_0 = I"),
     ("flow", "prove_reverse", "T(reverse(x)) = x"),
     ("flow", "prove_straightness", "S + E||Z1 - Z0||^2 = K"),
+    ("flow", "prove_ra_stationary", "D fixed point"),
+    ("flow", "prove_ra_stationary", "Sigma fixed point"),
+    ("flow", "prove_log_det_drift", "E||m_k - m*||^2 = (k + 1) tr Sigma*/n"),
 ]
 
 
@@ -333,3 +341,32 @@ def test_a_step_fails_when_its_own_statement_is_flipped(module_name, function, s
     namespace = dict(vars(module))
     exec(compile(tree, f"<flipped {function}>", "exec"), namespace)  # noqa: S102 - the proof's own source, mutated
     assert namespace[function]()["steps"][step] is False, f"{function}: step {step!r} still holds when flipped"
+
+
+def test_ra_d_fixed_point_is_derived_from_the_recursion():
+    """The "D fixed point" step solves the recursion's fixed-point equation: a wrong recursion (flipped + in
+    D_k + Sigma_k/(n - a), or (1 - alpha) for (1 - alpha)^2) fails it."""
+    from collapse_theory.proofs import flow as F
+
+    assert F.prove_ra_stationary()["steps"]["D fixed point"] is True
+    flipped = lambda D, s, n, a: (1 - a / n) ** 2 * (D - s / (n - a))  # noqa: E731
+    unsquared = lambda D, s, n, a: (1 - a / n) * (D + s / (n - a))  # noqa: E731
+    for wrong in (flipped, unsquared):
+        assert F.prove_ra_stationary(d_recursion=wrong)["steps"]["D fixed point"] is False
+
+
+def test_bartlettschur_complement_moments_are_chi2_n_minus_1():
+    """The d = 2 Bartlett step is checked, not stated: E y^4 = 3 (Gaussian moments), the Schur complement's moments
+    are chi^2_{N-1}'s, and they are not chi^2_N's (the plausible wrong decomposition log det W = 2 log chi^2_N)."""
+    import sympy as sp
+
+    from collapse_theory.proofs import flow as F
+
+    y = sp.Symbol("y", real=True)
+    assert F.gaussian_moment(y ** 4 + 2 * y ** 2 + y ** 3, [y]) == 5
+    assert F.schur_complement_moment(3, 2) == 0
+    x = sp.symbols("x1:4", real=True)
+    ys = sp.symbols("y1:4", real=True)
+    xx = sum(v ** 2 for v in x)
+    q = xx * sum(v ** 2 for v in ys) - sum(a * b for a, b in zip(x, ys)) ** 2
+    assert sp.expand(F.gaussian_moment(q, ys) - 3 * xx ** 2) != 0    # chi^2_3 mean would be 3

@@ -367,19 +367,42 @@ def ra_stationary_formula(scatter, n, a):
     return scatter / ((n - 1) - (1 - alpha) * (n - 1) - (1 - alpha) ** 2 / (2 - alpha))
 
 
-def prove_ra_stationary(stationary_fn=None) -> dict:
+def ra_d_recursion(D, sigma, n, a):
+    """D_{k+1} = (1 - alpha)^2 (D_k + E Sigma_k/(n - a)), alpha = a/n: the mean-offset second moment of estimated RA."""
+    return (1 - a / n) ** 2 * (D + sigma / (n - a))
+
+
+def ra_sigma_recursion(D, sigma, sc, n, a):
+    """E Sigma_{k+1} = [Sc + (n - a)(n - 1)/n E Sigma_k + (a (n - a)/n) D_k]/(n - 1)."""
+    return (sc + (n - a) * (n - 1) / n * sigma + a * (n - a) / n * D) / (n - 1)
+
+
+def prove_ra_stationary(stationary_fn=None, d_recursion=None) -> dict:
     """The fixed point of E Sigma_{k+1} = [Sc + (n-a)(n-1)/n E Sigma_k + (a(n-a)/n) D_k]/(n-1),
     D_{k+1} = (1-alpha)^2 (D_k + E Sigma_k/(n-a)) (D_k = E (r - m_k)(r - m_k)^T, alpha = a/n) is the claimed Sigma_inf
     (per direction: the recursion acts on multiples of Sc), and the one-dimensional pooled-scatter identity behind the
-    Loewner bound: sum_i (x_i - xbar)^2 = sum_real (r_i - rbar)^2 + sum_synth (y_j - ybar)^2 + (a b/n)(rbar - ybar)^2."""
+    Loewner bound: sum_i (x_i - xbar)^2 = sum_real (r_i - rbar)^2 + sum_synth (y_j - ybar)^2 + (a b/n)(rbar - ybar)^2.
+    The fixed point is derived: sympy solves D = d_recursion(D, Sigma) for D (one solution, compared with
+    D_inf = (1-alpha)^2 Sigma/((n-a)(1-(1-alpha)^2))), then Sigma = sigma_recursion(D_inf(Sigma), Sigma) for Sigma (one
+    solution, compared with the claimed ``stationary_fn(Sc, n, a)``). ``d_recursion`` replaces :func:`ra_d_recursion`
+    (tests: a wrong recursion fails the "D fixed point" step)."""
     fn = stationary_fn or ra_stationary_formula
+    d_next = d_recursion or ra_d_recursion
     n, a, sc = sp.symbols("n a Sc", positive=True)
+    D_sym, S_sym = sp.symbols("D Sigma", positive=True)
     proof = FailFastProof()
     alpha = a / n
-    sigma = fn(sc, n, a)
-    D = (1 - alpha) ** 2 * sigma / ((n - a) * (1 - (1 - alpha) ** 2))
-    proof.identity("D fixed point", lambda: D - (1 - alpha) ** 2 * (D + sigma / (n - a)))
-    proof.identity("Sigma fixed point", lambda: (n - 1) * sigma - (sc + (n - a) * (n - 1) / n * sigma + a * (n - a) / n * D))
+    D_claimed = (1 - alpha) ** 2 * S_sym / ((n - a) * (1 - (1 - alpha) ** 2))
+
+    def solve_one(equation, unknown):
+        roots = sp.solve(equation, unknown)
+        if len(roots) != 1:
+            raise ValueError(f"{len(roots)} solutions for {unknown}: {roots}")
+        return roots[0]
+
+    proof.identity("D fixed point", lambda: solve_one(D_sym - d_next(D_sym, S_sym, n, a), D_sym) - D_claimed)
+    proof.identity("Sigma fixed point", lambda: solve_one(
+        S_sym - ra_sigma_recursion(D_claimed, S_sym, sc, n, a), S_sym) - fn(sc, n, a))
     r = sp.symbols("r1:3", real=True)
     y = sp.symbols("y1:4", real=True)
     pts = list(r) + list(y)
@@ -404,13 +427,51 @@ def log_det_drift_formula(n, d):
     return sum(sp.polygamma(0, (n - i) / 2) + sp.log(2 / (n - 1)) for i in range(1, d + 1))
 
 
-def prove_log_det_drift(drift_fn=None) -> dict:
-    """E log G = psi(a) for G ~ Gamma(a, 1) (sympy integral), so E log chi^2_nu = psi(nu/2) + log 2; by Bartlett's
-    decomposition log det Wishart_d(I, N) = sum_{i=1}^d log chi^2_{N-i+1} (independent), hence with N = n - 1 and the
-    divisor n - 1 the per-round drift is sum_i [psi((n - i)/2) + log 2] - d log(n - 1), checked against the claimed
-    formula for d = 1, 2, 3; the mean's increments are orthogonal (a martingale), so E||m_k - m*||^2 =
-    sum_{j=0}^{k} tr Sigma*/n = (k + 1) tr Sigma*/n."""
-    fn = drift_fn or log_det_drift_formula
+def mean_error_formula(k, tr, n):
+    """E||m_k - m*||^2 = (k + 1) tr Sigma*/n after rounds 0..k of estimated plain Reflow (divisor n - 1)."""
+    return (k + 1) * tr / n
+
+
+DRIFT_FORMULAS = {"log_det_drift": log_det_drift_formula, "mean_error": mean_error_formula}
+"""The formulas :func:`prove_log_det_drift` proves; a candidate dict overrides any of them."""
+
+
+def gaussian_moment(expr, variables):
+    """E expr for independent standard normal ``variables`` (expr a polynomial in them): each monomial
+    prod v^p_v -> prod (p_v - 1)!! for even p_v, 0 if some p_v is odd."""
+    poly = sp.Poly(sp.expand(expr), *variables)
+    total = sp.Integer(0)
+    for monom, coeff in poly.terms():
+        if any(p % 2 for p in monom):
+            continue
+        total += coeff * sp.Mul(*[sp.factorial2(p - 1) for p in monom])
+    return sp.expand(total)
+
+
+def schur_complement_moment(N: int, power: int):
+    """E_y[(|x|^2 |y|^2 - (x.y)^2)^power] - |x|^(2 power) (N - 1)(N + 1)...(N + 2 power - 3) for x in R^N fixed
+    (symbolic) and y ~ N(0, I_N): zero iff the power-th moment of the Schur complement s = |y|^2 - (x.y)^2/|x|^2 given x
+    is the chi^2_{N-1} moment (N - 1)(N + 1)...(N - 1 + 2 (power - 1)), whatever x is."""
+    x = sp.symbols(f"x1:{N + 1}", real=True)
+    y = sp.symbols(f"y1:{N + 1}", real=True)
+    xx = sum(v ** 2 for v in x)
+    q = xx * sum(v ** 2 for v in y) - sum(a * b for a, b in zip(x, y)) ** 2
+    chi2_moment = sp.Mul(*[(N - 1) + 2 * j for j in range(power)])
+    return gaussian_moment(q ** power, y) - sp.expand(xx ** power * chi2_moment)
+
+
+def prove_log_det_drift(formulas=None) -> dict:
+    """E log G = psi(a) for G ~ Gamma(a, 1) (sympy integral), so E log chi^2_nu = psi(nu/2) + log 2. Bartlett's
+    decomposition, checked for d = 2: W = X^T X (X an N x 2 standard normal matrix, columns x, y) has
+    det W = |x|^2 s with s = |y|^2 - (x.y)^2/|x|^2, |x|^2 ~ chi^2_N, and the first three moments of s given x are
+    exactly those of chi^2_{N-1} whatever x is (Gaussian moments of polynomials, N = 3, 4), so
+    log det W = log chi^2_N + log chi^2_{N-1} (independent; Bartlett: log det Wishart_d(I, N) = sum_{i=1}^d
+    log chi^2_{N-i+1} by induction on d). With N = n - 1 and the divisor n - 1 the per-round drift is
+    sum_i [psi((n - i)/2) + log 2] - d log(n - 1), checked against the claimed ``log_det_drift(n, d)`` for d = 1, 2, 3.
+    The mean's increments m_j - m_{j-1} have E[. | past] = 0 and E[||.||^2 | past] = tr Sigma_{j-1}/n with
+    E tr Sigma_{j-1} = tr Sigma* (unbiased refits), so E||m_k - m*||^2 = sum_{j=0}^{k} tr Sigma*/n, checked against
+    the claimed ``mean_error(k, tr, n)``."""
+    fns = {**DRIFT_FORMULAS, **(formulas or {})}
     proof = FailFastProof()
     x = sp.Symbol("x", positive=True)
     a = sp.Symbol("a", positive=True)
@@ -420,13 +481,17 @@ def prove_log_det_drift(drift_fn=None) -> dict:
         return sp.simplify(value / sp.gamma(a) - sp.polygamma(0, a)) == 0
 
     proof.step("E log Gamma(a, 1) = psi(a)", gamma_log_moment)
+    for N in (3, 4):
+        for power in (1, 2, 3):
+            proof.identity(f"Bartlett d = 2: Schur complement moment {power} is chi^2_(N-1)'s, N = {N}",
+                           lambda N=N, power=power: schur_complement_moment(N, power))
     for d in (1, 2, 3):
         bartlett = sum(sp.polygamma(0, ((N_SAMPLES - 1) - i + 1) / 2) + sp.log(2) for i in range(1, d + 1))
         bartlett = bartlett - d * sp.log(N_SAMPLES - 1)
         proof.identity(f"per-round drift, d = {d}", lambda b=bartlett, d=d: sp.expand_log(
-            sp.expand(b - fn(N_SAMPLES, d)), force=True))
+            sp.expand(b - fns["log_det_drift"](N_SAMPLES, d)), force=True))
     k, j = sp.symbols("k j", integer=True, nonnegative=True)
     tr = sp.Symbol("trS", positive=True)
     proof.identity("E||m_k - m*||^2 = (k + 1) tr Sigma*/n",
-                   lambda: sp.summation(tr / N_SAMPLES, (j, 0, k)) - (k + 1) * tr / N_SAMPLES)
+                   lambda: sp.summation(tr / N_SAMPLES, (j, 0, k)) - fns["mean_error"](k, tr, N_SAMPLES))
     return proof.result()

@@ -15,7 +15,7 @@ from ...proofs.engine import inv
 from ...proofs.flow import flow_matrix_formula, velocity_formula
 from ..proved import linked_outcome, proof_outcome
 from ..registry import check
-from .symbolic_links import velocity_link
+from .symbolic_links import drift_link, velocity_link
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,14 +178,24 @@ def ra_stationary(impl):
 # ---------------------------------------------------------------------------------------------
 
 
+def _drift(fn):
+    return {"log_det_drift": fn}
+
+
 @check("REFLOW-ESTIMATED-DRIFT", "symbolic", "wishart-log-det-drift", mutants={
-    "psi((n - i + 1)/2) (off by one)": lambda n, d: sum(sp.polygamma(0, (n - i + 1) / 2) + sp.log(2 / (n - 1))
-                                                        for i in range(1, d + 1)),
-    "normaliser 2/n": lambda n, d: sum(sp.polygamma(0, (n - i) / 2) + sp.log(2 / n) for i in range(1, d + 1)),
-    "digamma only (no log(2/(n - 1)))": lambda n, d: sum(sp.polygamma(0, (n - i) / 2) for i in range(1, d + 1)),
+    "psi((n - i + 1)/2) (off by one)": _drift(lambda n, d: sum(sp.polygamma(0, (n - i + 1) / 2) + sp.log(2 / (n - 1))
+                                                               for i in range(1, d + 1))),
+    "normaliser 2/n": _drift(lambda n, d: sum(sp.polygamma(0, (n - i) / 2) + sp.log(2 / n) for i in range(1, d + 1))),
+    "digamma only (no log(2/(n - 1)))": _drift(lambda n, d: sum(sp.polygamma(0, (n - i) / 2) for i in range(1, d + 1))),
+    "E||m_k - m*||^2 with n - 1 for n": {"mean_error": lambda k, tr, n: (k + 1) * tr / (n - 1)},
+    "E||m_k - m*||^2 = k tr Sigma*/n (round 0 not counted)": {"mean_error": lambda k, tr, n: k * tr / n},
 })
-def log_det_drift(impl):
+def log_det_drift(impl=None):
     """E log det of the unbiased sample covariance of n Gaussian points drifts by sum_i [psi((n - i)/2) + log(2/(n - 1))]
-    per round (Gamma log-moment by sympy integration + Bartlett decomposition), and the mean's squared error grows by
-    tr Sigma*/n per round."""
-    return proof_outcome(proofs.prove_log_det_drift(impl))
+    per round (Gamma log-moment by sympy integration; Bartlett's decomposition checked for d = 2 by the exact moments of
+    the Schur complement), and the mean's squared error grows by tr Sigma*/n per round; ``impl`` (a dict overriding
+    :data:`proofs.flow.DRIFT_FORMULAS`) is proved, and the proved expressions, lambdified, equal the package's
+    ``reflow.log_det_drift_per_round`` and ``reflow_expectations(...)["mean_error_sq"]``
+    (:func:`.symbolic_links.drift_link`)."""
+    formulas = {**proofs.DRIFT_FORMULAS, **(impl or {})}
+    return linked_outcome(proofs.prove_log_det_drift(formulas), drift_link(formulas))

@@ -14,6 +14,7 @@ import numpy as np
 import sympy as sp
 
 from ...theory.flow import gaussian as gf
+from ...theory.flow import reflow as gr
 from ..proved import exact_values, numpy_link
 
 EPS = np.finfo(float).eps
@@ -63,4 +64,37 @@ def velocity_link(candidate, points: int = 12, seed: int = 8201) -> dict:
         A_norm = max(norm(A_np, 2), EPS)
         tol.append(C_ROUNDING * 2 * EPS * (1 + np.linalg.cond(cov_t) + cancel)
                    * (1 + norm(m_t) + norm(ends.m1 - ends.m0) / A_norm))
+    return numpy_link(exact, package, tol)
+
+
+def drift_link(formulas: dict, seed: int = 8202) -> dict:
+    """``formulas["log_det_drift"](n, d)`` and ``formulas["mean_error"](k, tr, n)`` (sympy) against the package's
+    :func:`reflow.log_det_drift_per_round` (ddof 1) and :func:`reflow.reflow_expectations` ``mean_error_sq[k]`` at
+    d = 1, 2, 3, n in d + 1..200 and k in 0..20 (seeded). Tolerance: the drift is a sum of 2d terms (digamma, logs), each
+    evaluated to a few eps relative, so its error is <= c eps sum |terms|, taken relative to |drift| (c = 64); the mean
+    error is a cumulative sum of k + 1 equal terms: c (k + 2) eps relative."""
+    n_sym = sp.Symbol("n", positive=True)
+    k_sym, tr_sym = sp.Symbol("k", integer=True, nonnegative=True), sp.Symbol("trS", positive=True)
+    rng = np.random.default_rng(seed)
+    exact, package, tol = [], [], []
+    try:
+        for d in (1, 2, 3):
+            drift = formulas["log_det_drift"](n_sym, d)
+            terms = sum(sp.Abs(sp.polygamma(0, (n_sym - i) / 2)) + sp.Abs(sp.log(2 / (n_sym - 1))) for i in range(1, d + 1))
+            for n in sorted({int(v) for v in rng.integers(d + 1, 201, 4)}):
+                value, size = exact_values(sp.Matrix([drift, terms]), (n_sym,), [(n,)])[0].ravel()
+                exact.append(np.array(value))
+                package.append(np.array(gr.log_det_drift_per_round(n, d, ddof=1)))
+                tol.append(C_ROUNDING * EPS * size / max(abs(value), np.finfo(float).tiny))
+        for _ in range(6):
+            k, n, d = int(rng.integers(0, 21)), int(rng.integers(5, 201)), int(rng.integers(1, 4))
+            Q, _r = np.linalg.qr(rng.standard_normal((d, d)))
+            cov = (Q * 10 ** rng.uniform(-1, 1, d)) @ Q.T
+            trace = float(np.trace(cov))
+            exact.append(exact_values(formulas["mean_error"](k_sym, tr_sym, n_sym), (k_sym, tr_sym, n_sym),
+                                      [(k, trace, n)])[0])
+            package.append(np.array(gr.reflow_expectations(cov, n, k, ddof=1)["mean_error_sq"][k]))
+            tol.append(C_ROUNDING * (k + 2) * EPS * (1 + d))
+    except LINK_ERRORS:
+        return dict(_FAILED)
     return numpy_link(exact, package, tol)
