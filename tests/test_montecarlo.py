@@ -210,7 +210,27 @@ CHECKS = MC.registered_checks()
 
 def test_all_monte_carlo_checks_are_registered():
     assert {c.name for c in CHECKS} == {"one-step-conditional-mean", "multi-round-agreement", "log-moment-drift-sign",
-                                        "log-moment-drift-reverses-after-collapse"}
+                                        "log-moment-drift-closed-form", "log-moment-drift-reverses-after-collapse"}
+
+
+def test_log_drift_closed_form_round_zero_is_the_chi2_log_mean():
+    """Round 0 of the delta-method drift is exact: E log(chi^2_n/n) by scipy quadrature (an independent oracle)."""
+    from scipy import stats
+
+    n = 50
+    exact = stats.chi2(n).expect(np.log) - np.log(n)
+    drift = MC.delta_method_log_drift(np.array([[4.0, 1.0], [3.9, 0.95]]), 0.05, n)
+    assert drift.shape == (2, 2)
+    assert drift[0] == pytest.approx([exact, exact], rel=1e-8)
+    assert np.all(drift[1] < drift[0])   # the drift deepens (a_k > 1, concave f in log space)
+
+
+def test_log_drift_closed_form_rejects_the_population_mutants():
+    """Issue 12: a population with sigma2/2 and one that never changes sit above the data; the one-sided sign test
+    accepts both, the two-sided closed-form test rejects both."""
+    for mutant in (MC._population_sigma2_halved, MC._population_never_changes):
+        assert MC._log_drift_outcome(mutant).passed               # the sign test alone is fooled
+        assert not MC.log_moment_drift_closed_form(mutant).passed
 
 
 @pytest.mark.parametrize("item", CHECKS, ids=[c.key for c in CHECKS])
