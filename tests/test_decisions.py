@@ -88,6 +88,18 @@ def test_sign_flip_monte_carlo_agrees_with_exact(monkeypatch):
     assert p_mc >= 1 / (1 + D.MONTE_CARLO_FLIPS)
 
 
+def test_monte_carlo_sign_flip_counts_the_identity():
+    """Above EXACT_SIGN_FLIP_MAX seeds p = (1 + #{draws >= observed}) / (1 + draws): never below 1/(1 + draws), the
+    protocol's min_p. With 20 distinct positive values only the all-plus pattern reaches the observed sum, so p is
+    1/(1 + draws) plus the (rare) all-plus draws; dropping the identity's 1 (a common bug) would give p = 0 here."""
+    n = D.EXACT_SIGN_FLIP_MAX + 4
+    v = np.arange(1.0, n + 1)
+    p = D.one_sided_p("sign-flip", v)
+    protocol = Protocol("C-X", "numeric", "h", "s", tuple(range(n)), "sign-flip")
+    assert protocol.min_p() == 1 / (1 + D.MONTE_CARLO_FLIPS)
+    assert protocol.min_p() <= p <= 4 / (1 + D.MONTE_CARLO_FLIPS)
+
+
 def test_vectorised_blocks_equal_one_by_one():
     rng = np.random.default_rng(5)
     blocks = rng.normal(size=(7, 6))
