@@ -1,4 +1,5 @@
-"""Numeric-tier Monte-Carlo checks of the finite-sample DAE recursion (claims DAE-FINITE-SAMPLE, DAE-LOG-DRIFT).
+"""Numeric-tier Monte-Carlo checks of the finite-sample DAE recursion (claims DAE-FINITE-SAMPLE,
+DAE-FINITE-SAMPLE-TRACKING, DAE-LOG-DRIFT).
 
 ``impl`` is the population formula the Monte-Carlo is compared with: ``None`` means the toolkit's
 :func:`~collapse_theory.theory.dae.recursion.dae_recursion`; a mutant is a deliberately wrong substitute of the same
@@ -171,7 +172,7 @@ def _multi_round_runs():
     return runs
 
 
-@check("DAE-FINITE-SAMPLE", "numeric", "multi-round-agreement", mutants={
+@check("DAE-FINITE-SAMPLE-TRACKING", "numeric", "multi-round-agreement", mutants={
     "population with 2 sigma2": _population_sigma2_doubled,
     "population with the other rule": _population_other_rule,
     "population ignoring the real fraction": _population_alpha_ignored,
@@ -389,4 +390,4 @@ def registered_checks():
     """The :class:`~collapse_theory.claims.registry.Check` objects this module registered (registry order)."""
     from ..registry import checks
 
-    return [c for c in checks(["numeric"], ["DAE-FINITE-SAMPLE", "DAE-LOG-DRIFT"]) if c.run.__module__ == __name__]
+    return [c for c in checks(["numeric"], ["DAE-FINITE-SAMPLE", "DAE-FINITE-SAMPLE-TRACKING", "DAE-LOG-DRIFT"]) if c.run.__module__ == __name__]

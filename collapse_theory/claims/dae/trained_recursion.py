@@ -118,7 +118,7 @@ def _trajectory_z(traj, impl=None) -> dict[str, np.ndarray]:
     }
 
 
-@check("DAE-FINITE-SAMPLE", "trained", "trained-recursion-tracks-closed-form", mutants={
+@check("DAE-FINITE-SAMPLE-TRACKING", "trained", "trained-recursion-tracks-closed-form", mutants={
     "population with 2 sigma2": wrong.recursion_sigma2_doubled,
     "population with the other rule": wrong.recursion_other_rule,
     "population ignoring the real fraction": wrong.recursion_alpha_ignored,
