@@ -112,3 +112,37 @@ def test_numeric_decision_checks_pass_with_their_controls():
         assert d["n_seeds"] == 64 and d["decision"] in ("confirmed", "refuted", "inconclusive")
         assert d["evidence"]["null_control"] == "inconclusive" and d["evidence"]["planted_control"] == "confirmed"
         assert all(result.mutants_rejected.values())
+
+
+def test_decision_check_catches_wrong_euler_order_and_wrong_w2(monkeypatch):
+    """H10 audit: a product-order bug in euler_map (invisible to the per-time null, whose A_j commute) and a wrong
+    Bures cross term tr (Sa Sb)^1/2 (which turned the n = 256 decision into 'confirmed') passed the decision checks;
+    the checks now compare both with independent computations."""
+    from collapse_theory.claims.registry import checks
+
+    item = next(c for c in checks(["numeric"], ["C-RF"]) if c.name == "velocity-fit-reflow-n32")
+    assert item.run(None).passed
+    exact_euler, exact_w2 = vf.euler_map, vf.bures_w2
+
+    def reversed_order(A, b):
+        A, b = np.asarray(A), np.asarray(b)
+        m, d = A.shape[-3], A.shape[-1]
+        M, c = np.broadcast_to(np.eye(d), A.shape[:-3] + (d, d)).copy(), np.zeros(A.shape[:-3] + (d,))
+        for j in range(m):
+            step = np.eye(d) + A[..., j, :, :] / m
+            M, c = M @ step, np.einsum("...ij,...j->...i", step, c) + b[..., j, :] / m
+        return M, c
+
+    def trace_cross_term(mean_a, cov_a, mean_b, cov_b):
+        cross = np.sqrt(np.clip(np.trace(np.asarray(cov_a) @ cov_b, axis1=-2, axis2=-1), 0, None))
+        sq = (np.sum((np.asarray(mean_a) - mean_b) ** 2, axis=-1) + np.trace(cov_a, axis1=-2, axis2=-1)
+              + np.trace(cov_b) - 2 * cross)
+        return np.sqrt(np.clip(sq, 0, None))
+
+    monkeypatch.setattr(vf, "euler_map", reversed_order)
+    assert not item.run(None).passed
+    monkeypatch.setattr(vf, "euler_map", exact_euler)
+    monkeypatch.setattr(vf, "bures_w2", trace_cross_term)
+    assert not item.run(None).passed
+    monkeypatch.setattr(vf, "bures_w2", exact_w2)
+    assert item.run(None).passed
