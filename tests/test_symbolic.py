@@ -242,6 +242,9 @@ def _broken(module, name, wrap):
     ("velocity_affine", "GRF-VELOCITY", "gaussian-conditional-expectation"),
     ("log_det_drift_per_round", "REFLOW-ESTIMATED-DRIFT", "wishart-log-det-drift"),
     ("reflow_expectations", "REFLOW-ESTIMATED-DRIFT", "wishart-log-det-drift"),
+    ("marginal", "GRF-MARGINAL", "continuity-equation"),
+    ("flow_affine", "GRF-MAP", "closed-form-solves-the-ode"),
+    ("straightness", "GRF-STRAIGHTNESS-IDENTITY", "closed-form-energies"),
 ])
 def test_breaking_the_numpy_function_fails_the_symbolic_check(monkeypatch, target, claim, check_name):
     import numpy as np
@@ -257,6 +260,10 @@ def test_breaking_the_numpy_function_fails_the_symbolic_check(monkeypatch, targe
         "fixed_point_training_moment": (recursion, lambda f, lam, s2, a, rule="renoise": f(lam, s2, 1 - a, rule)),
         "dae_recursion": (recursion, lambda f, lam, s2, *a, **k: f(lam, np.sqrt(s2), *a, **k)),  # sigma for sigma2
         "velocity_affine": (gf, lambda f, ends, t: (f(ends, t)[0].T, f(ends, t)[1])),  # transposed A_t
+        "marginal": (gf, lambda f, ends, t: f(ends, 1 - t)),                            # time reversed
+        "flow_affine": (gf, lambda f, ends, t=1.0, method="auto": (f(ends, t, method)[0].T,  # transposed M_t
+                                                                   f(ends, t, method)[1])),
+        "straightness": (gf, lambda f, ends: f(ends) * (1 + 1e-9)),                      # a 1e-9 slip
         "log_det_drift_per_round": (gr, lambda f, n, d, ddof=1: f(n, d, ddof) * (1 + 1e-9)),  # a 1e-9 slip
         "reflow_expectations": (gr, lambda f, cov, n, k, ddof=1: {**f(cov, n, k, ddof), "mean_error_sq":  # n - 1 for n
                                                                   f(cov, n, k, ddof)["mean_error_sq"] * n / (n - 1)}),

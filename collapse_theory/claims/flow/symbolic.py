@@ -15,7 +15,7 @@ from ...proofs.engine import inv
 from ...proofs.flow import flow_matrix_formula, velocity_formula
 from ..proved import linked_outcome, proof_outcome
 from ..registry import check
-from .symbolic_links import drift_link, velocity_link
+from .symbolic_links import drift_link, flow_map_link, marginal_link, straightness_link, velocity_link
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,8 +58,9 @@ def velocity_is_conditional_expectation(impl):
 })
 def marginal_continuity(impl):
     """X_t ~ N(m_t, Sigma_t) and its density solves d/dt p + div(p v) = 0 with the 1-RF velocity (2-D, Sigma0 diagonal,
-    Sigma1 generic symmetric, symbolic means, point and t)."""
-    return proof_outcome(proofs.prove_marginal(impl))
+    Sigma1 generic symmetric, symbolic means, point and t); the proved (m_t, Sigma_t), lambdified, equal
+    :func:`gaussian.marginal` (:func:`.symbolic_links.marginal_link`)."""
+    return linked_outcome(proofs.prove_marginal(impl), marginal_link(impl or proofs.marginal_formula))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,8 +76,9 @@ def marginal_continuity(impl):
 })
 def flow_map_closed_form(impl):
     """The general closed form M_t = Sigma0^{1/2} G_t^{1/2} Sigma0^{-1/2} (here in factor form P G_t^{1/2} P^-1, covering
-    non-commuting pairs) solves the 1-RF matrix ODE from M_0 = I and is marginal-preserving."""
-    return proof_outcome(proofs.prove_flow_map(impl))
+    non-commuting pairs) solves the 1-RF matrix ODE from M_0 = I and is marginal-preserving; lambdified, it equals
+    ``gaussian.flow_affine(ends, t, "closed")`` (:func:`.symbolic_links.flow_map_link`)."""
+    return linked_outcome(proofs.prove_flow_map(impl), flow_map_link(impl or flow_matrix_formula))
 
 
 @check("GRF-REVERSE", "symbolic", "reverse-flow-inverts", mutants={
@@ -103,8 +105,9 @@ def reverse_inverts(impl):
 def straightness_closed_form(impl):
     """int_0^1 (t beta - (1-t))^2/((1-t)^2 + t^2 beta) dt = 1 + beta - (pi/2) sqrt(beta) (antiderivative + atan identity),
     hence S = (2 - pi/2) tr(Sigma0 # Sigma1), K = ||Delta||^2 + tr Sigma0 + tr Sigma1 - (pi/2) tr(Sigma0 # Sigma1),
-    S + E||Z1 - Z0||^2 = K <= E||X1 - X0||^2, with the trace reduction over a generic 2 x 2 factor P."""
-    return proof_outcome(proofs.prove_straightness(impl))
+    S + E||Z1 - Z0||^2 = K <= E||X1 - X0||^2, with the trace reduction over a generic 2 x 2 factor P; the proved S,
+    lambdified, equals :func:`gaussian.straightness` (:func:`.symbolic_links.straightness_link`)."""
+    return linked_outcome(proofs.prove_straightness(impl), straightness_link(impl or proofs.straightness_per_direction))
 
 
 # ---------------------------------------------------------------------------------------------

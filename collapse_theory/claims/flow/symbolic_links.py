@@ -98,3 +98,95 @@ def drift_link(formulas: dict, seed: int = 8202) -> dict:
     except LINK_ERRORS:
         return dict(_FAILED)
     return numpy_link(exact, package, tol)
+
+
+def _factor_case(rng):
+    """A random factor pair: P with singular values log-uniform 10^-0.5..10^0.5 (random rotations), w log-uniform
+    0.3..3, Sigma0 = P P^T, Sigma1 = P diag(w^2) P^T (non-commuting in general)."""
+    def rot():
+        th = rng.uniform(0, 2 * np.pi)
+        return np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    P = (rot() * 10 ** rng.uniform(-0.5, 0.5, 2)) @ rot()
+    w = 10 ** rng.uniform(np.log10(0.3), np.log10(3.0), 2)
+    S0, S1 = P @ P.T, (P * w ** 2) @ P.T
+    return P, w, gf.GaussianEndpoints(rng.standard_normal(2), 0.5 * (S0 + S0.T), rng.standard_normal(2),
+                                      0.5 * (S1 + S1.T))
+
+
+def _factor_symbols():
+    P = sp.Matrix(2, 2, sp.symbols("p11 p12 p21 p22", real=True))
+    return P, sp.symbols("w1 w2", positive=True), sp.Symbol("t", positive=True)
+
+
+def marginal_link(candidate, points: int = 12, seed: int = 8203) -> dict:
+    """``candidate(m0, Sigma0, m1, Sigma1, t) -> (m_t, Sigma_t)`` (sympy, generic symmetric 2 x 2 covariances) against
+    :func:`gaussian.marginal`. Tolerance: m_t and Sigma_t are sums of two scaled terms, so each entry has error
+    <= c eps (|(1-t) m0| + |t m1| + (1-t)^2 ||Sigma0|| + t^2 ||Sigma1||), relative to max |[m_t | Sigma_t]|."""
+    p, r, u, w, t = sp.symbols("p r u w t", positive=True)
+    q, v = sp.symbols("q v", real=True)
+    m0 = sp.Matrix(sp.symbols("a1 a2", real=True))
+    m1 = sp.Matrix(sp.symbols("b1 b2", real=True))
+    symbols = (p, q, r, u, v, w, *m0, *m1, t)
+    rng = np.random.default_rng(seed)
+    pts, package, tol = [], [], []
+    for _ in range(points):
+        S0, S1 = _spd(rng), _spd(rng)
+        mean0, mean1 = rng.standard_normal(2), rng.standard_normal(2)
+        tt = float(rng.uniform(0.0, 1.0))
+        pts.append((S0[0, 0], S0[0, 1], S0[1, 1], S1[0, 0], S1[0, 1], S1[1, 1], *mean0, *mean1, tt))
+        m_t, S_t = gf.marginal(gf.GaussianEndpoints(mean0, S0, mean1, S1), tt)
+        out = np.hstack([np.asarray(m_t)[:, None], S_t])
+        package.append(out)
+        size = (np.abs((1 - tt) * mean0).max() + np.abs(tt * mean1).max() + (1 - tt) ** 2 * np.abs(S0).max()
+                + tt ** 2 * np.abs(S1).max())
+        tol.append(C_ROUNDING * EPS * size / np.abs(out).max())
+    try:
+        m_t, S_t = candidate(m0, sp.Matrix([[p, q], [q, r]]), m1, sp.Matrix([[u, v], [v, w]]), t)
+        exact = exact_values(sp.Matrix.hstack(sp.Matrix(m_t), sp.Matrix(S_t)), symbols, pts)
+    except LINK_ERRORS:
+        return dict(_FAILED)
+    return numpy_link(exact, package, tol)
+
+
+def flow_map_link(candidate, points: int = 12, seed: int = 8204) -> dict:
+    """``candidate(P, (w1, w2), t) -> M_t`` (sympy) against ``gaussian.flow_affine(ends, t, "closed")[0]`` with
+    Sigma0 = P P^T, Sigma1 = P diag(w^2) P^T (the package computes Sigma0^{1/2} G_t^{1/2} Sigma0^{-1/2} from
+    eigendecompositions: normwise relative error <= c d eps (1 + cond(Sigma0)) (1 + cond(G_t)), c = 64)."""
+    P_sym, w_sym, t_sym = _factor_symbols()
+    rng = np.random.default_rng(seed)
+    pts, package, tol = [], [], []
+    for _ in range(points):
+        P, w, ends = _factor_case(rng)
+        tt = float(rng.uniform(0.05, 1.0))
+        pts.append((*P.ravel(), *w, tt))
+        package.append(gf.flow_affine(ends, tt, "closed")[0])
+        inv_root = np.linalg.inv(np.linalg.cholesky(ends.cov0))
+        G = (1 - tt) ** 2 * np.eye(2) + tt ** 2 * inv_root @ ends.cov1 @ inv_root.T
+        tol.append(C_ROUNDING * 2 * EPS * (1 + np.linalg.cond(ends.cov0)) * (1 + np.linalg.cond(G)))
+    try:
+        exact = exact_values(sp.Matrix(candidate(P_sym, w_sym, t_sym)), (*P_sym, *w_sym, t_sym), pts)
+    except LINK_ERRORS:
+        return dict(_FAILED)
+    return numpy_link(exact, package, tol)
+
+
+def straightness_link(candidate, points: int = 12, seed: int = 8205) -> dict:
+    """``candidate(w)`` (straightness of one direction with B-eigenvalue w^2 and unit weight) summed with the weights
+    omega_i = (P^T P)_ii, S = sum_i omega_i candidate(w_i), against :func:`gaussian.straightness` for
+    Sigma0 = P P^T, Sigma1 = P diag(w^2) P^T (the package takes tr(Sigma0 # Sigma1) from eigendecompositions:
+    relative error <= c d eps (1 + cond(Sigma0)) (1 + cond(B)), c = 64)."""
+    P_sym, w_sym, _t = _factor_symbols()
+    omega = (P_sym.T * P_sym).diagonal()
+    rng = np.random.default_rng(seed)
+    pts, package, tol = [], [], []
+    for _ in range(points):
+        P, w, ends = _factor_case(rng)
+        pts.append((*P.ravel(), *w))
+        package.append(np.array(gf.straightness(ends)))
+        tol.append(C_ROUNDING * 2 * EPS * (1 + np.linalg.cond(ends.cov0)) * (1 + (w.max() / w.min()) ** 2))
+    try:
+        expr = sum(omega[i] * candidate(w_sym[i]) for i in range(2))
+        exact = exact_values(expr, (*P_sym, *w_sym), pts)
+    except LINK_ERRORS:
+        return dict(_FAILED)
+    return numpy_link(exact, package, tol)
