@@ -242,6 +242,10 @@ def _broken(module, name, wrap):
     ("velocity_affine", "GRF-VELOCITY", "gaussian-conditional-expectation"),
     ("log_det_drift_per_round", "REFLOW-ESTIMATED-DRIFT", "wishart-log-det-drift"),
     ("reflow_expectations", "REFLOW-ESTIMATED-DRIFT", "wishart-log-det-drift"),
+    ("collapse_bounds", "DAE-COLLAPSE-RATE", "gain-bounds-and-telescoping"),
+    ("rounds_to_collapse_bounds", "DAE-ROUNDS", "renoise-rounds"),
+    ("doubly_exponential_log_bounds", "DAE-DOUBLY-EXP", "clean-bounds"),
+    ("accumulate_bounds", "DAE-ACCUMULATE", "running-mean"),
     ("marginal", "GRF-MARGINAL", "continuity-equation"),
     ("flow_affine", "GRF-MAP", "closed-form-solves-the-ode"),
     ("straightness", "GRF-STRAIGHTNESS-IDENTITY", "closed-form-energies"),
@@ -249,7 +253,7 @@ def _broken(module, name, wrap):
 def test_breaking_the_numpy_function_fails_the_symbolic_check(monkeypatch, target, claim, check_name):
     import numpy as np
 
-    from collapse_theory.theory.dae import linear as linear_dae, recursion
+    from collapse_theory.theory.dae import bounds, linear as linear_dae, recursion
     from collapse_theory.theory.flow import gaussian as gf, reflow as gr
 
     item = next(c for c in SYMBOLIC_CHECKS if c.claim_id == claim and c.name == check_name)
@@ -260,6 +264,13 @@ def test_breaking_the_numpy_function_fails_the_symbolic_check(monkeypatch, targe
         "fixed_point_training_moment": (recursion, lambda f, lam, s2, a, rule="renoise": f(lam, s2, 1 - a, rule)),
         "dae_recursion": (recursion, lambda f, lam, s2, *a, **k: f(lam, np.sqrt(s2), *a, **k)),  # sigma for sigma2
         "velocity_affine": (gf, lambda f, ends, t: (f(ends, t)[0].T, f(ends, t)[1])),  # transposed A_t
+        "collapse_bounds": (recursion, lambda f, lam, s2, k, rule="renoise": {            # clean with power k
+            **f(lam, s2, k, rule), **{key: f(lam, s2, k, "renoise")[key] for key in ("eigenvalue_max", "op_norm")}}),
+        "rounds_to_collapse_bounds": (recursion, lambda f, x0: (f(x0)[0], f(x0)[1] + 1e-6)),  # a 1e-6 slip
+        "doubly_exponential_log_bounds": (bounds, lambda f, log_x, j, rule="renoise": f(log_x, j, "renoise")),
+        "accumulate_bounds": (recursion, lambda f, lam, s2, k: {                                # weights 1/(k + 2)
+            **f(lam, s2, k), "training_eigenvalues": f(lam, s2, k)["training_eigenvalues"] * (
+                np.arange(k + 1) + 1.0)[:, None] / (np.arange(k + 1) + 2.0)[:, None]}),
         "marginal": (gf, lambda f, ends, t: f(ends, 1 - t)),                            # time reversed
         "flow_affine": (gf, lambda f, ends, t=1.0, method="auto": (f(ends, t, method)[0].T,  # transposed M_t
                                                                    f(ends, t, method)[1])),

@@ -133,7 +133,7 @@ def collapse_rate(impl):
     """rho increasing, rho < 1, rho0 - rho(lam) = sigma2 (lam0 - lam)/((lam0 + sigma2)(lam + sigma2)) >= 0,
     f = rho lam <= rho0 lam, h = rho^2 lam <= rho0^2 lam, rho <= lam/sigma2, and the telescoping products
     prod rho(lam_j) = lam_{k+1}/lam_0 (renoise), = sqrt(lam_{k+1}/lam_0) (clean)."""
-    return proof_outcome(rates.prove_collapse_rate(impl))
+    return linked_outcome(rates.prove_collapse_rate(impl), links.collapse_bounds_link(impl or sym.gain))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +146,9 @@ def collapse_rate(impl):
 })
 def doubly_exp_renoise(impl):
     """x' = x^2/(1+x) in [x^2/2, x^2] on (0, 1]; hence 2 (x_K/2)^(2^j) <= x_{K+j} <= x_K^(2^j)."""
-    return proof_outcome(rates.prove_doubly_exponential("renoise", **(impl or {})))
+    b = {**rates.doubly_exp_bounds("renoise"), **(impl or {})}
+    return linked_outcome(rates.prove_doubly_exponential("renoise", **(impl or {})),
+                          links.doubly_exp_link(b["lower"], b["upper"], "renoise"))
 
 
 @check("DAE-DOUBLY-EXP", "symbolic", "clean-bounds", mutants={
@@ -156,7 +158,9 @@ def doubly_exp_renoise(impl):
 def doubly_exp_clean(impl):
     """x' = x^3/(1+x)^2 in [x^3/4, x^3] on (0, 1]; hence 2 (x_K/2)^(3^j) <= x_{K+j} <= x_K^(3^j)
     (the catalog's 4 (x_K/2)^(3^j) fails already at j = 0)."""
-    return proof_outcome(rates.prove_doubly_exponential("clean", **(impl or {})))
+    b = {**rates.doubly_exp_bounds("clean"), **(impl or {})}
+    return linked_outcome(rates.prove_doubly_exponential("clean", **(impl or {})),
+                          links.doubly_exp_link(b["lower"], b["upper"], "clean"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,7 +185,9 @@ def scale_invariance(impl):
 def rounds_renoise(impl):
     """Delta F = -1 + 1/(1+x) - ln(1 + 1/x) in [-1 - 1/(x(1+x)), -1]; tail sum 5/3; F(1/2) = 1/2 - ln 2,
     F(1) = 1; hence x0 + ln x0 - 8/3 <= N <= x0 + ln x0 + ln 2 - 1/2."""
-    return proof_outcome(rates.prove_rounds_renoise(impl))
+    c = {**rates.rounds_renoise_claims(), **(impl or {})}
+    return linked_outcome(rates.prove_rounds_renoise(impl), links.rounds_bounds_link(
+        lambda x0: x0 + sp.log(x0) + c["lower_const"], lambda x0: x0 + sp.log(x0) + c["upper_const"], "renoise"))
 
 
 @check("DAE-ROUNDS", "symbolic", "clean-rounds", mutants={
@@ -191,7 +197,8 @@ def rounds_renoise(impl):
 })
 def rounds_clean(impl):
     """Clean decrement x(2x + 1)/(1+x)^2 in [3/4, 2) for x >= 1; hence (x0 - 1)/2 <= N <= 4(x0 - 1)/3 + 1."""
-    return proof_outcome(rates.prove_rounds_clean(impl))
+    c = {**rates.rounds_clean_claims(), **(impl or {})}
+    return linked_outcome(rates.prove_rounds_clean(impl), links.rounds_bounds_link(c["lower"], c["upper"], "clean"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,7 +279,7 @@ def clean_fixed_point(impl):
 def accumulate(impl):
     """mu_k = A_k/(k+1): mu_{k+1} - mu_k = -(mu_k - F(mu_k))/(k+2) < 0, A non-decreasing, mu_k >= lam*/(k+1),
     ||W_k|| >= lam*/(lam* + (k+1) sigma2), k g(A/(k+1)) -> A/sigma2."""
-    return proof_outcome(regimes.prove_accumulate(impl))
+    return linked_outcome(regimes.prove_accumulate(impl), links.accumulate_link(impl or sym.accumulate_mean))
 
 
 @check("DAE-FINITE-SAMPLE", "symbolic", "one-round-unbiased", mutants={

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ...theory.dae import linear as linear_dae, recursion
+from ...theory.dae import bounds, linear as linear_dae, recursion
 from ..proved import exact_values, numpy_link, relative_condition
 
 EPS = np.finfo(float).eps
@@ -105,3 +105,94 @@ def synthetic_only_link(candidate, points: int = 12, seed: int = 8104) -> dict:
         return dict(_FAILED)
     package = [recursion.synthetic_only_fixed_point(np.array([l_]), v, al)[0] for al, l_, v in pts]
     return numpy_link(exact, package, list(C_ROUNDING * EPS * (1 + kappa)))
+
+
+def _scalar_link(exprs_and_points, package) -> dict:
+    """Exact values of each (expr, symbols, point) with the tolerance c eps (1 + kappa) of that point."""
+    try:
+        exact, tol = [], []
+        for expr, symbols, point in exprs_and_points:
+            expr = sp.sympify(expr)
+            exact += exact_values(expr, symbols, [point])
+            tol.append(float(C_ROUNDING * EPS * (1 + relative_condition(expr, symbols, [point])[0])))
+    except LINK_ERRORS:
+        return dict(_FAILED)
+    return numpy_link(exact, package, tol)
+
+
+def collapse_bounds_link(candidate, points: int = 8, seed: int = 8105) -> dict:
+    """``candidate(lam, sigma2)`` = rho, the gain, raised to the bounds of C-collapse, against
+    :func:`recursion.collapse_bounds` (d = 1, lam log-uniform 1e-3..1e3, sigma2 1e-3..1e1, k uniform 0..40, both rules):
+    rho0, lam rho0^p, (lam/sigma2) rho0^p and rho0^(k+1), p = k (renoise) or 2k (clean)."""
+    lam, s2 = sp.symbols("lam sigma2", positive=True)
+    rng = _rng(seed)
+    items, package = [], []
+    for rule in ("renoise", "clean"):
+        for point in _scalar_points(rng, points):
+            k = int(rng.integers(0, 41))
+            p = k if rule == "renoise" else 2 * k
+            try:
+                rho = sp.sympify(candidate(lam, s2))
+            except LINK_ERRORS:
+                return dict(_FAILED)
+            out = recursion.collapse_bounds(np.array([point[0]]), point[1], k, rule)
+            for expr, value in ((rho, out["rho0"]), (lam * rho ** p, out["eigenvalue_max"][k]),
+                                (lam / s2 * rho ** p, out["op_norm"][k]), (rho ** (k + 1), out["composed_op_norm"][k])):
+                items.append((expr, (lam, s2), point))
+                package.append(np.asarray(value, dtype=float).reshape(()))
+    return _scalar_link(items, package)
+
+
+def rounds_bounds_link(lower, upper, rule: str, points: int = 12, seed: int = 8106) -> dict:
+    """``lower(x0)``, ``upper(x0)`` (the proved bounds on N(x0)) against :func:`recursion.rounds_to_collapse_bounds`
+    (renoise) or :func:`bounds.rounds_bounds` (clean), x0 log-uniform 1..1e6."""
+    x0 = sp.Symbol("x0", positive=True)
+    rng = _rng(seed)
+    items, package = [], []
+    for _ in range(points):
+        x = float(10 ** rng.uniform(0, 6))
+        lo, up = (recursion.rounds_to_collapse_bounds(np.array([x])) if rule == "renoise"
+                  else bounds.rounds_bounds(np.array([x]), rule))
+        try:
+            items += [(lower(x0), (x0,), (x,)), (upper(x0), (x0,), (x,))]
+        except LINK_ERRORS:
+            return dict(_FAILED)
+        package += [np.asarray(lo, float).reshape(()), np.asarray(up, float).reshape(())]
+    return _scalar_link(items, package)
+
+
+def doubly_exp_link(lower, upper, rule: str, points: int = 12, seed: int = 8107) -> dict:
+    """log of ``lower(x, j)``, ``upper(x, j)`` against :func:`bounds.doubly_exponential_log_bounds` (x log-uniform
+    1e-3..1, j uniform 0..6)."""
+    x = sp.Symbol("x", positive=True)
+    rng = _rng(seed)
+    items, package = [], []
+    for _ in range(points):
+        xv, j = float(10 ** rng.uniform(-3, 0)), int(rng.integers(0, 7))
+        lo, up = bounds.doubly_exponential_log_bounds(np.log(xv), j, rule)
+        try:
+            items += [(sp.expand_log(sp.log(lower(x, j)), force=True), (x,), (xv,)),
+                      (sp.expand_log(sp.log(upper(x, j)), force=True), (x,), (xv,))]
+        except LINK_ERRORS:
+            return dict(_FAILED)
+        package += [np.asarray(lo, float).reshape(()), np.asarray(up, float).reshape(())]
+    return _scalar_link(items, package)
+
+
+def accumulate_link(running_mean, points: int = 12, seed: int = 8108) -> dict:
+    """``running_mean(A, k)`` at A = lam* (A_k >= A_0 = lam*) is the lower bound on mu_k, and g of it the lower bound on
+    ||W_k||: against :func:`recursion.accumulate_bounds` (lam* log-uniform 1e-3..1e3, sigma2 1e-3..1e1, k 0..1000)."""
+    lam, s2 = sp.symbols("lam sigma2", positive=True)
+    rng = _rng(seed)
+    items, package = [], []
+    for point in _scalar_points(rng, points):
+        k = int(rng.integers(0, 1001))
+        out = recursion.accumulate_bounds(np.array([point[0]]), point[1], k)
+        try:
+            mu = sp.sympify(running_mean(lam, k))
+        except LINK_ERRORS:
+            return dict(_FAILED)
+        items += [(mu, (lam, s2), point), (mu / (mu + s2), (lam, s2), point)]
+        package += [np.asarray(out["training_eigenvalues"][k], float).reshape(()),
+                    np.asarray(out["op_norm"][k], float).reshape(())]
+    return _scalar_link(items, package)
