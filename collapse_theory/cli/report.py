@@ -10,7 +10,7 @@ selection with no checks is an error (exit 2), never a pass.
 
 from __future__ import annotations
 
-from .arguments import check_output_dir
+from .arguments import check_output_dir, check_threads, pin_torch_threads
 
 
 def register(subparsers) -> None:
@@ -37,6 +37,8 @@ def register(subparsers) -> None:
     reproduce.add_argument("--quick", action="store_true",
                            help="symbolic and numeric tiers, quick figure variants (about 1.5 minutes)")
     reproduce.add_argument("--no-progress", action="store_true", help="no progress bar")
+    reproduce.add_argument("--threads", type=int, default=1,
+                           help="torch threads for the trained and image tiers (as verify --threads)")
     reproduce.set_defaults(handler=run_reproduce)
 
 
@@ -72,8 +74,10 @@ def run_reproduce(args) -> int:
     from .verify import parse_tiers, require_checks
 
     tiers = ["symbolic", "numeric"] if args.quick else parse_tiers(args.tier)
+    threads = check_threads(args.threads)
     check_output_dir(args.out)
     require_checks(tiers)
+    pin_torch_threads(tiers, threads)
     report, passed = reproduce(args.out, tiers, progress=not args.no_progress)
     verdict = "all checks passed, all figures drawn" if passed else "SOME CHECKS OR FIGURES FAILED: see the report"
     print(f"report: {report} and {report.with_name('report.html')}  ({verdict})")

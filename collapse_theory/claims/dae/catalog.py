@@ -62,7 +62,7 @@ register_claim(Claim(
 
 register_claim(Claim(
     id="DAE-COLLAPSE-RATE",
-    title="Geometric collapse with explicit rate (formalises C-collapse)",
+    title="Geometric collapse with explicit rate",
     statement=("Replace regime, rho0 = lambda*_max/(lambda*_max + sigma2) = ||W_0||_op. Renoise: lambda_{k,max} <= lambda*_max "
                "rho0^k, ||W_k||_op <= (lambda*_max/sigma2) rho0^k, ||W_k...W_0||_op <= rho0^(k+1), and in fact "
                "||W_k...W_0||_op = max_{i: lambda*_i > 0} lambda_{k+1,i}/lambda*_i. Clean: the same with rho0^(2k) for the first "
