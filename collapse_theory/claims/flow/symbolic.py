@@ -15,7 +15,8 @@ from ...proofs.engine import inv
 from ...proofs.flow import flow_matrix_formula, velocity_formula
 from ..proved import linked_outcome, proof_outcome
 from ..registry import check
-from .symbolic_links import drift_link, flow_map_link, marginal_link, straightness_link, velocity_link
+from .symbolic_links import (drift_link, flow_map_link, marginal_link, ra_stationary_link, reverse_link,
+                             straightness_link, velocity_link)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,8 +89,9 @@ def flow_map_closed_form(impl):
 })
 def reverse_inverts(impl):
     """Integrating the 1-RF ODE backwards from x at t = 1 reaches T^{-1}(x) = m0 + M_1^-1 (x - m1) at t = 0 (factor
-    setting, non-commuting allowed)."""
-    return proof_outcome(proofs.prove_reverse(impl))
+    setting, non-commuting allowed); lambdified, it equals ``gaussian.reverse_map(ends, x, "closed")``
+    (:func:`.symbolic_links.reverse_link`)."""
+    return linked_outcome(proofs.prove_reverse(impl), reverse_link(impl or proofs.reverse_formula))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,8 +174,9 @@ def shrinkage_is_dae(impl):
 def ra_stationary(impl):
     """The conditional-expectation recursion of estimated RA Reflow has the fixed point
     Sigma_inf = Sc/[(n-1) - (1-alpha)(n-1) - (1-alpha)^2/(2-alpha)]; the pooled-scatter decomposition gives the sure
-    Loewner bound Sigma_k >= Sc/(n-1)."""
-    return proof_outcome(proofs.prove_ra_stationary(impl))
+    Loewner bound Sigma_k >= Sc/(n-1); the proved Sigma_inf, lambdified, equals reflow.ra_stationary_covariance
+    (:func:`.symbolic_links.ra_stationary_link`)."""
+    return linked_outcome(proofs.prove_ra_stationary(impl), ra_stationary_link(impl or proofs.ra_stationary_formula))
 
 
 # ---------------------------------------------------------------------------------------------

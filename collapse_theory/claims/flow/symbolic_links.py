@@ -15,7 +15,7 @@ import sympy as sp
 
 from ...theory.flow import gaussian as gf
 from ...theory.flow import reflow as gr
-from ..proved import exact_values, numpy_link
+from ..proved import exact_values, numpy_link, relative_condition
 
 EPS = np.finfo(float).eps
 C_ROUNDING = 64.0
@@ -187,6 +187,59 @@ def straightness_link(candidate, points: int = 12, seed: int = 8205) -> dict:
     try:
         expr = sum(omega[i] * candidate(w_sym[i]) for i in range(2))
         exact = exact_values(expr, (*P_sym, *w_sym), pts)
+    except LINK_ERRORS:
+        return dict(_FAILED)
+    return numpy_link(exact, package, tol)
+
+
+def ra_stationary_link(candidate, points: int = 12, seed: int = 8206) -> dict:
+    """``candidate(Sc, n, a)`` (the proved Sigma_inf per direction) against :func:`reflow.ra_stationary_covariance`
+    (ddof 1) for a random 2 x 2 scatter Sc (applied entrywise: the recursion acts on multiples of Sc), n in 3..200 and
+    a in 1..n. Tolerance c eps (1 + kappa), kappa the relative condition number of the proved expression in (Sc, n, a)
+    (the denominator cancels for a -> n), c = 64."""
+    sc, n_sym, a_sym = sp.symbols("Sc n a", positive=True)
+    rng = np.random.default_rng(seed)
+    try:
+        expr = sp.sympify(candidate(sc, n_sym, a_sym))
+    except LINK_ERRORS:
+        return dict(_FAILED)
+    exact, package, tol = [], [], []
+    for _ in range(points):
+        n = int(rng.integers(3, 201))
+        a = int(rng.integers(1, n + 1))
+        S = _spd(rng)
+        try:
+            exact.append(np.array([[exact_values(expr, (sc, n_sym, a_sym), [(v, n, a)])[0] for v in row] for row in S]))
+            kappa = max(float(relative_condition(expr, (sc, n_sym, a_sym), [(1.0, n, a)])[0]), 0.0)
+        except LINK_ERRORS:
+            return dict(_FAILED)
+        package.append(gr.ra_stationary_covariance(S, n, a, ddof=1))
+        tol.append(C_ROUNDING * EPS * (1 + kappa))
+    return numpy_link(exact, package, tol)
+
+
+def reverse_link(candidate, points: int = 12, seed: int = 8207) -> dict:
+    """``candidate(P, (w1, w2), m0, m1, x)`` = T^{-1}(x) (sympy) against ``gaussian.reverse_map(ends, x, "closed")``
+    with Sigma0 = P P^T, Sigma1 = P diag(w^2) P^T (M_1^{-1} from eigendecompositions and an inverse: error <=
+    c d eps (1 + cond(Sigma0)) (1 + cond(B)) cond(M_1) (||m0|| + ||m1|| + ||x||) relative to ||T^{-1}(x)||, c = 64)."""
+    P_sym, w_sym, _t = _factor_symbols()
+    m0 = sp.Matrix(sp.symbols("a1 a2", real=True))
+    m1 = sp.Matrix(sp.symbols("b1 b2", real=True))
+    x = sp.Matrix(sp.symbols("x1 x2", real=True))
+    rng = np.random.default_rng(seed)
+    pts, package, tol = [], [], []
+    for _ in range(points):
+        P, w, ends = _factor_case(rng)
+        xv = ends.m1 + rng.standard_normal(2)
+        pts.append((*P.ravel(), *w, *ends.m0, *ends.m1, *xv))
+        out = gf.reverse_map(ends, xv[None, :], "closed")[0]
+        package.append(out[:, None])
+        M1 = gf.flow_affine(ends, 1.0, "closed")[0]
+        size = (np.linalg.norm(ends.m0) + np.linalg.norm(ends.m1) + np.linalg.norm(xv)) / max(np.linalg.norm(out), EPS)
+        tol.append(C_ROUNDING * 2 * EPS * (1 + np.linalg.cond(ends.cov0)) * (1 + (w.max() / w.min()) ** 2)
+                   * np.linalg.cond(M1) * (1 + size))
+    try:
+        exact = exact_values(sp.Matrix(candidate(P_sym, w_sym, m0, m1, x)), (*P_sym, *w_sym, *m0, *m1, *x), pts)
     except LINK_ERRORS:
         return dict(_FAILED)
     return numpy_link(exact, package, tol)
