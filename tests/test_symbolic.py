@@ -237,6 +237,7 @@ def _broken(module, name, wrap):
     ("optimal_dae", "DAE-OPT", "wiener-filter"),
     ("fixed_point", "DAE-REAL-FIXED-POINT", "renoise-fixed-point"),
     ("fixed_point_training_moment", "DAE-REAL-FIXED-POINT", "renoise-fixed-point"),
+    ("fixed_point_rate", "DAE-REAL-FIXED-POINT", "renoise-fixed-point"),
     ("dae_recursion", "DAE-STEP", "renoise-map"),
     ("dae_recursion", "DAE-STEP", "clean-map"),
     ("velocity_affine", "GRF-VELOCITY", "gaussian-conditional-expectation"),
@@ -266,6 +267,7 @@ def test_breaking_the_numpy_function_fails_the_symbolic_check(monkeypatch, targe
         "fixed_point_training_moment": (recursion, lambda f, lam, s2, a, rule="renoise": f(lam, s2, 1 - a, rule)),
         "dae_recursion": (recursion, lambda f, lam, s2, *a, **k: f(lam, np.sqrt(s2), *a, **k)),  # sigma for sigma2
         "velocity_affine": (gf, lambda f, ends, t: (f(ends, t)[0].T, f(ends, t)[1])),  # transposed A_t
+        "fixed_point_rate": (recursion, lambda f, lam, s2, a, rule="renoise": f(lam, s2, a, rule) / (1 - a)),  # no 1-a
         "collapse_bounds": (recursion, lambda f, lam, s2, k, rule="renoise": {            # clean with power k
             **f(lam, s2, k, rule), **{key: f(lam, s2, k, "renoise")[key] for key in ("eigenvalue_max", "op_norm")}}),
         "rounds_to_collapse_bounds": (recursion, lambda f, x0: (f(x0)[0], f(x0)[1] + 1e-6)),  # a 1e-6 slip

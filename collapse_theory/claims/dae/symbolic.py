@@ -227,9 +227,11 @@ def real_fixed_point(impl):
     mu_inf is its unique positive root, in [alpha lam*, lam*], equal to the stable form; 0 < T' <= 1 - alpha;
     g(mu_k) >= g(alpha lam*); catalog check value lam_inf ~ (3.031, 1.079, 0.240, 0.039, 0.0011). Link: the proved
     mu_inf and lambda_inf = f(mu_inf) equal the package's ``fixed_point_training_moment`` and ``fixed_point`` at 12
-    random (alpha, lam*, sigma2) (:func:`.symbolic_links.fixed_point_link`)."""
-    return linked_outcome(regimes.prove_real_fixed_point(impl),
-                          links.fixed_point_link(impl or sym.renoise_fixed_point, sym.renoise_map))
+    random (alpha, lam*, sigma2) (:func:`.symbolic_links.fixed_point_link`), and the rate (1 - alpha) f'(mu_inf) equals
+    ``fixed_point_rate`` (:func:`.symbolic_links.fixed_point_rate_link`)."""
+    mu_inf = impl or sym.renoise_fixed_point
+    return linked_outcome(regimes.prove_real_fixed_point(impl), links.both_links(
+        links.fixed_point_link(mu_inf, sym.renoise_map), links.fixed_point_rate_link(mu_inf, sym.renoise_map)))
 
 
 @check("DAE-MIX-SYNTHETIC-ONLY", "symbolic", "synthetic-only-fixed-point", mutants={

@@ -196,3 +196,27 @@ def accumulate_link(running_mean, points: int = 12, seed: int = 8108) -> dict:
         package += [np.asarray(out["training_eigenvalues"][k], float).reshape(()),
                     np.asarray(out["op_norm"][k], float).reshape(())]
     return _scalar_link(items, package)
+
+
+def fixed_point_rate_link(candidate, renoise_map, points: int = 12, seed: int = 8109) -> dict:
+    """T'(lambda_inf) = (1 - alpha) f'(mu_inf), with f' the sympy derivative of the proved renoise map and mu_inf =
+    ``candidate(alpha, lam*, sigma2)``, against :func:`recursion.fixed_point_rate` (renoise; alpha uniform 0.05..0.95,
+    lam* log-uniform 1e-3..1e3, sigma2 1e-3..1e1); tolerance c eps (1 + kappa)."""
+    a, lam, s2, mu = sp.symbols("alpha lam_star sigma2 mu", positive=True)
+    rng = _rng(seed)
+    pts = [(float(rng.uniform(0.05, 0.95)),) + p for p in _scalar_points(rng, points)]
+    try:
+        rate = ((1 - a) * sp.diff(renoise_map(mu, s2), mu)).subs(mu, sp.sympify(candidate(a, lam, s2)))
+        exact = exact_values(rate, (a, lam, s2), pts)
+        kappa = relative_condition(rate, (a, lam, s2), pts)
+    except LINK_ERRORS:
+        return dict(_FAILED)
+    package = [recursion.fixed_point_rate(np.array([l_]), v, al, "renoise")[0] for al, l_, v in pts]
+    return numpy_link(exact, package, list(C_ROUNDING * EPS * (1 + kappa)))
+
+
+def both_links(first: dict, second: dict) -> dict:
+    """One link from two: passes iff both pass; worst ratio and points combined."""
+    return {"ok": bool(first["ok"] and second["ok"]),
+            "numpy_max_err_over_tol": max(first["numpy_max_err_over_tol"], second["numpy_max_err_over_tol"]),
+            "numpy_points": first["numpy_points"] + second["numpy_points"]}
