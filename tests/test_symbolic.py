@@ -275,9 +275,9 @@ def test_breaking_the_numpy_function_fails_the_symbolic_check(monkeypatch, targe
         "accumulate_bounds": (recursion, lambda f, lam, s2, k: {                                # weights 1/(k + 2)
             **f(lam, s2, k), "training_eigenvalues": f(lam, s2, k)["training_eigenvalues"] * (
                 np.arange(k + 1) + 1.0)[:, None] / (np.arange(k + 1) + 2.0)[:, None]}),
-        "marginal": (gf, lambda f, ends, t: f(ends, 1 - t)),
+        "marginal": (gf, lambda f, ends, t: f(ends, 1 - t)),                            # time reversed
         "ra_stationary_covariance": (gr, lambda f, sc, n, a, ddof=1: f(sc, n, a, ddof) * (1 + 1e-9)),  # a 1e-9 slip
-        "reverse_map": (gf, lambda f, ends, x, method="auto": f(ends, x, method) + 1e-9),      # a 1e-9 shift                            # time reversed
+        "reverse_map": (gf, lambda f, ends, x, method="auto": f(ends, x, method) + 1e-9),      # a 1e-9 shift
         "flow_affine": (gf, lambda f, ends, t=1.0, method="auto": (f(ends, t, method)[0].T,  # transposed M_t
                                                                    f(ends, t, method)[1])),
         "straightness": (gf, lambda f, ends: f(ends) * (1 + 1e-9)),                      # a 1e-9 slip

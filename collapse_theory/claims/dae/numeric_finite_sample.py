@@ -390,4 +390,5 @@ def registered_checks():
     """The :class:`~collapse_theory.claims.registry.Check` objects this module registered (registry order)."""
     from ..registry import checks
 
-    return [c for c in checks(["numeric"], ["DAE-FINITE-SAMPLE", "DAE-FINITE-SAMPLE-TRACKING", "DAE-LOG-DRIFT"]) if c.run.__module__ == __name__]
+    ids = ["DAE-FINITE-SAMPLE", "DAE-FINITE-SAMPLE-TRACKING", "DAE-LOG-DRIFT"]
+    return [c for c in checks(["numeric"], ids) if c.run.__module__ == __name__]

@@ -130,8 +130,8 @@ off by one) then sit at expected pooled |z| ~ 16 and ~ 12, far beyond z_limit ~ 
 def _increment_z(tr, exp, ends) -> dict:
     """Pooled z-scores of the per-round increments, an exact identity of the model: given the past, round k refits to
     n fresh points of N(m_{k-1}, Sigma_{k-1}) (m_{-1} = m*, Sigma_{-1} = Sigma*), so the increments
-    D_k = log det Sigma_k - log det Sigma_{k-1} = log det W_k/(n - ddof) (W_k ~ Wishart_d(I, n - 1)) are i.i.d. over rounds
-    and replicates, and u_k = ||m_k - m_{k-1}||^2 / tr Sigma_{k-1} has E[u_k | past] = 1/n exactly (martingale
+    D_k = log det Sigma_k - log det Sigma_{k-1} = log det W_k/(n - ddof) (W_k ~ Wishart_d(I, n - 1)) are i.i.d. over
+    rounds and replicates, and u_k = ||m_k - m_{k-1}||^2 / tr Sigma_{k-1} has E[u_k | past] = 1/n exactly (martingale
     differences: uncorrelated). Pooling the (K + 1) R increments gives (K + 1) times the replicates of the per-round
     comparison. Each of ``exp``'s per-round increments (of log_det_drift, log_det_variance, and of mean_error_sq
     divided by the previous round's trace) is compared with the pooled mean / variance."""

@@ -80,7 +80,8 @@ def drift_link(formulas: dict, seed: int = 8202) -> dict:
     try:
         for d in (1, 2, 3):
             drift = formulas["log_det_drift"](n_sym, d)
-            terms = sum(sp.Abs(sp.polygamma(0, (n_sym - i) / 2)) + sp.Abs(sp.log(2 / (n_sym - 1))) for i in range(1, d + 1))
+            terms = sum(sp.Abs(sp.polygamma(0, (n_sym - i) / 2)) + sp.Abs(sp.log(2 / (n_sym - 1)))
+                        for i in range(1, d + 1))
             for n in sorted({int(v) for v in rng.integers(d + 1, 201, 4)}):
                 value, size = exact_values(sp.Matrix([drift, terms]), (n_sym,), [(n,)])[0].ravel()
                 exact.append(np.array(value))
