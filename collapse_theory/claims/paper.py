@@ -24,7 +24,6 @@ register_claim(Claim(
                "of generation quality)."),
     provenance="paper-claim",
     assumptions=(LINEAR_DAE, "purely synthetic (replace) regime"),
-    figure="dae-collapse",
     no_check={"image": IMAGE_TIER_NA_DAE},
 ))
 
@@ -35,7 +34,6 @@ register_claim(Claim(
                "from zero (v2 says this is proved)."),
     provenance="paper-claim",
     assumptions=(LINEAR_DAE, "fixed real fraction alpha in (0, 1] every round"),
-    figure="dae-real-fraction",
     no_check={"image": IMAGE_TIER_NA_DAE},
 ))
 

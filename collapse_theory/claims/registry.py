@@ -59,7 +59,6 @@ class Claim:
     provenance: str
     assumptions: tuple[str, ...] = ()
     formalises: tuple[str, ...] = ()
-    figure: str | None = None
     no_check: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):

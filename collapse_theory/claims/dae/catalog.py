@@ -70,7 +70,6 @@ register_claim(Claim(
     provenance="toolkit-theorem",
     assumptions=(_LINEAR, _RECURSION, "replace regime"),
     formalises=("C-collapse",),
-    figure="dae-collapse",
     no_check={"image": _IMAGE_NA},
 ))
 
@@ -97,7 +96,6 @@ register_claim(Claim(
     provenance="toolkit-theorem",
     assumptions=(_LINEAR, _RECURSION, "replace regime"),
     formalises=("C-collapse",),
-    figure="dae-phase-diagram",
     no_check={"image": _IMAGE_NA},
 ))
 
@@ -117,7 +115,6 @@ register_claim(Claim(
     provenance="toolkit-theorem",
     assumptions=(_LINEAR, _RECURSION, "mix (or fresh) regime"),
     formalises=("C-real",),
-    figure="dae-real-fraction",
     no_check={"image": _IMAGE_NA},
 ))
 

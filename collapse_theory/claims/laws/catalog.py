@@ -31,7 +31,7 @@ register_claim(Claim(
     provenance="toolkit-theorem",
     assumptions=("i.i.d. Gaussian samples each round from the previous fit", "sample mean and scatter independent "
                  "(Cochran)", "W2 of 1-D Gaussians = sqrt((mu1 - mu2)^2 + (sigma1 - sigma2)^2)"),
-    figure="collapse-laws", no_check=dict(_NA),
+    no_check=dict(_NA),
 ))
 
 register_claim(Claim(
@@ -44,7 +44,7 @@ register_claim(Claim(
                "E ||p_m||^2 = ||p0||^2 + E ||p_m - p0||^2. Compare: Seddik et al., arXiv 2404.05090; Suresh et al. 2025."),
     provenance="toolkit-theorem",
     assumptions=("n symbols drawn i.i.d. from the current distribution each round",),
-    figure="collapse-laws", no_check=dict(_NA),
+    no_check=dict(_NA),
 ))
 
 register_claim(Claim(
@@ -59,7 +59,7 @@ register_claim(Claim(
                "arXiv 2410.22812."),
     provenance="toolkit-theorem",
     assumptions=("Gaussian label noise independent across rounds", "the same design every round"),
-    figure="collapse-laws", no_check=dict(_NA),
+    no_check=dict(_NA),
 ))
 
 register_claim(Claim(
@@ -74,7 +74,7 @@ register_claim(Claim(
                "sufficient condition lambda < 1). Compare: Bertrand et al., arXiv 2310.00429."),
     provenance="toolkit-theorem",
     assumptions=("known variance; lambda n an integer (the synthetic sample size)",),
-    figure="collapse-laws", no_check=dict(_NA),
+    no_check=dict(_NA),
 ))
 
 register_claim(Claim(
@@ -88,7 +88,7 @@ register_claim(Claim(
                "Compare: Alemohammad et al., arXiv 2307.01850."),
     provenance="toolkit-theorem",
     assumptions=("Gaussian samples; the variance is fitted about the known centres (mu* for real, mu_t for synthetic)",),
-    figure="collapse-laws", no_check=dict(_NA),
+    no_check=dict(_NA),
 ))
 
 register_claim(Claim(
@@ -101,7 +101,7 @@ register_claim(Claim(
                "weight 1/2 of LAW-FRESH-DATA is worse). Compare: He-Xu-Cheng, arXiv 2502.18049."),
     provenance="toolkit-theorem",
     assumptions=("known variance; fresh real samples each round",),
-    figure="collapse-laws", no_check=dict(_NA),
+    no_check=dict(_NA),
 ))
 
 register_claim(Claim(
@@ -121,7 +121,7 @@ register_claim(Claim(
     provenance="toolkit-theorem",
     assumptions=("exact score of the training law; the reverse process stopped at delta samples the forward marginal",
                  "real law with finite Hermite moments (here a Gaussian mixture)"),
-    figure="collapse-laws", no_check=dict(_NA),
+    no_check=dict(_NA),
 ))
 
 register_claim(Claim(
@@ -135,5 +135,5 @@ register_claim(Claim(
                "Compare: Dohmatob et al., A Tale of Tails, ICML 2024."),
     provenance="toolkit-theorem",
     assumptions=("memorisation learner (a token is known iff seen in training)", "i.i.d. training samples"),
-    figure="collapse-laws", no_check=dict(_NA),
+    no_check=dict(_NA),
 ))
