@@ -358,3 +358,13 @@ def test_messages_naming_an_argument_get_its_flag():
         "--inception-weights: inception_weights:")
     assert shell.one_line_message("lr must be\n > 0", flags) == "--lr: lr must be > 0"
     assert shell.one_line_message("--out 'x' is a folder", flags) == "--out 'x' is a folder"
+
+
+def test_train_dae_says_when_the_real_fraction_is_rounded(capsys, tmp_path):
+    code, _, err = run(capsys, "train-dae", "--regime", "mix", "--real-fraction", "0.055,0.5", "--n-samples", "100",
+                       "--rounds", "1", "--replicates", "2", "--dim", "2", "--no-progress",
+                       "--out", str(tmp_path / "a.csv"))
+    assert code == 0
+    notes = [line for line in err.splitlines() if "note: --real-fraction" in line]
+    # 0.055 x 100 = 5.5 real points -> 6, i.e. 0.06; 0.5 x 100 = 50 is exact (no note)
+    assert len(notes) == 1 and "--real-fraction 0.055 " in notes[0] and notes[0].split("= ")[1].startswith("0.06 ")

@@ -124,6 +124,12 @@ def run(args) -> int:
     check_output_file(args.out)
     check_memory(estimated_bytes(config), "--replicates, --sigma2, --real-fraction, --n-samples, --dim, --rounds "
                                           "and the model's size")
+    for asked in (config.real_fraction if config.regime in ("mix", "fresh") else ()):  # round(alpha n) real points
+        used = round(asked * config.n_samples) / config.n_samples
+        if used != asked:
+            print(f"train-dae: note: --real-fraction {asked:g} uses round(alpha n)/n = {used:.10g} "
+                  f"(n = {config.n_samples} points per round; the CSV's real_fraction column is this value)",
+                  file=sys.stderr)
     trajectory = run_trained_recursion(config, progress=not args.no_progress)
     frame = trajectory.frame()
     text = frame.to_csv(index=False, lineterminator="\n")
