@@ -2,28 +2,9 @@
 bounds (C-collapse, DAE-COLLAPSE-RATE, DAE-DOUBLY-EXP, DAE-ROUNDS), the log drift (DAE-LOG-DRIFT) and the nonlinear
 MLP observation (DAE-MLP-COLLAPSE).
 
-``impl`` is the closed form a check compares the trained models with (``None``: the toolkit's own function; a
-mutant is a deliberately wrong substitute of the same signature). The training runs do not depend on ``impl``:
-they run once per process (cached) and every mutant costs only its closed form.
-
-torch is imported lazily inside the checks (through :mod:`collapse_theory.train`), so that listing the checks
-(``collapse-theory claims``) never imports it; only running them does.
-
-Tolerances: fits of the full linear DAE are certified by the gradient bound of training.py
-(||W - W*(S_hat)||_F <= ||grad L||_F / (2 (lambda_min(S_hat) + sigma2))); finite-sample comparisons use replicate
-z-scores z = (mean - expected)/(std(ddof=1)/sqrt(R)) with max |z| <= z_limit(m, R) (Sidak over the m compared
-means, t_{R-1}, family level 1e-3: :func:`collapse_theory.stats.z_limit`; docs/derivations/tolerances.md section 3)
-and fixed seeds; one-sided significance and envelope tests keep 4 standard errors.
-
-Common designs (recorded in the evidence):
-
-- Synthetic data: S* = Q diag(lambda*) Q^T with the fixed rotation Q of
-  :func:`collapse_theory.train.dae.recursion.fixed_rotation`; real data: PCA scores of digits / Fashion-MNIST in d = 4
-  dimensions, scaled to a top eigenvalue 1, S* = diag of their second moment (collapse_theory.data).
-- The long recursion runs (24 rounds) take sigma2 = lambda*_min / 30 (renoise) so that no direction reaches gain 1/2
-  within the compared rounds: by DAE-ROUNDS N(30) >= 30 + ln 30 - 8/3 = 30.7 > 24. Deep collapse (lambda_k << lambda*
-  / n) is where finite samples stop tracking the population (DAE-FINITE-SAMPLE, DAE-LOG-DRIFT); the collapse checks
-  compare log quantities there, whose finite-sample drift stays within the replicate band (see their docstrings).
+Conventions shared by every DAE trained check (what ``impl`` and the mutants are, lazy torch, how fits are
+certified, the Sidak-corrected z-limits and the common designs): the module docstring of
+:mod:`collapse_theory.claims.dae.trained`.
 """
 
 from __future__ import annotations
