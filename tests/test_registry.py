@@ -90,3 +90,16 @@ def test_finite_evidence_is_untouched_by_the_nan_guard():
 
     result = registry.run_check(_item(run, {"wrong": "wrong"}))
     assert result.status == "pass" and "nan_in_evidence" not in result.evidence
+
+
+def test_claim_order_does_not_depend_on_which_catalog_is_imported_first():
+    import subprocess
+    import sys
+
+    script = ("import {first}\nfrom collapse_theory.claims import registry\n"
+              "print(','.join(c.id for c in registry.claims()))")
+    orders = {subprocess.run([sys.executable, "-c", script.format(first=m)], capture_output=True, text=True,
+                             check=True).stdout
+              for m in ("collapse_theory.claims.flow.catalog", "collapse_theory.claims.laws.catalog",
+                        "collapse_theory.claims.registry")}
+    assert len(orders) == 1 and orders.pop().startswith("C-collapse,C-real,C-RF,C-RA,")

@@ -20,6 +20,7 @@ and ``image`` tiers need torch; ``symbolic`` and ``numeric`` never import it).
 from __future__ import annotations
 
 import importlib
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -129,6 +130,7 @@ class CheckResult:
 
 _CLAIMS: dict[str, Claim] = {}
 _CHECKS: dict[str, Check] = {}
+_REGISTERED_BY: dict[str, str] = {}
 _LOADED_TIERS: set[str] = set()
 
 
@@ -137,7 +139,16 @@ def register_claim(claim: Claim) -> Claim:
     if claim.id in _CLAIMS and _CLAIMS[claim.id] != claim:
         raise ValueError(f"claim id {claim.id!r} is already registered")
     _CLAIMS[claim.id] = claim
+    _REGISTERED_BY.setdefault(claim.id, sys._getframe(1).f_globals.get("__name__", ""))
     return claim
+
+
+def _catalog_rank(claim_id: str) -> tuple[int, int]:
+    """(position of the registering module in CATALOG_MODULES, registration order): the order of :func:`claims`
+    does not depend on which catalog module happened to be imported first."""
+    module = _REGISTERED_BY.get(claim_id, "")
+    rank = CATALOG_MODULES.index(module) if module in CATALOG_MODULES else len(CATALOG_MODULES)
+    return rank, list(_CLAIMS).index(claim_id)
 
 
 def check(claim_id: str, tier: str, name: str, mutants: dict[str, Any], description: str = ""):
@@ -186,9 +197,9 @@ def load_tier(tier: str) -> None:
 
 
 def claims() -> list[Claim]:
-    """All registered claims, in registration order."""
+    """All registered claims: catalog by catalog in the order of CATALOG_MODULES, registration order within one."""
     _load_catalog()
-    return list(_CLAIMS.values())
+    return [_CLAIMS[c] for c in sorted(_CLAIMS, key=_catalog_rank)]
 
 
 def get_claim(claim_id: str) -> Claim:
@@ -206,7 +217,7 @@ def checks(tiers: Iterable[str] | None = None, claim_ids: Iterable[str] | None =
     wanted = None
     if claim_ids is not None:
         wanted = {get_claim(c).id for c in claim_ids}
-    order = {claim_id: i for i, claim_id in enumerate(_CLAIMS)}
+    order = {claim.id: i for i, claim in enumerate(claims())}
     selected = [c for c in _CHECKS.values() if c.tier in tiers and (wanted is None or c.claim_id in wanted)]
     # deterministic order whatever the import order: by claim, then tier; registration order within a tier
     return sorted(selected, key=lambda c: (order[c.claim_id], TIERS.index(c.tier)))
