@@ -19,6 +19,13 @@ from .outputs import atomic_write_text, run_manifest, write_with_manifest
 STATUS_MARK = {"pass": "pass", "fail": "FAIL", "weak": "WEAK", "error": "ERROR"}
 
 
+
+def tally(results) -> tuple[list, int, int]:
+    """(the results that did not pass, the number of mutants run, the number rejected)."""
+    failed = [r for r in results if not r.ok]
+    return (failed, sum(len(r.mutants_rejected) for r in results),
+            sum(sum(r.mutants_rejected.values()) for r in results))
+
 def _evidence_text(evidence: dict, limit: int = 6) -> str:
     parts = []
     for key, value in list(evidence.items())[:limit]:
@@ -38,9 +45,7 @@ def render_report(results: list[registry.CheckResult], tiers: list[str], manifes
         for row in manifest.itertuples():
             for claim_id in str(row.claims).split():
                 figures_of.setdefault(claim_id, []).append(str(row.png))
-    failed = [r for r in results if not r.ok]
-    n_mutants = sum(len(r.mutants_rejected) for r in results)
-    n_rejected = sum(sum(r.mutants_rejected.values()) for r in results)
+    failed, n_mutants, n_rejected = tally(results)
     lines = ["# collapse_theory verification report", "",
              f"{len(results) - len(failed)} of {len(results)} checks passed in tiers {', '.join(tiers)}; "
              f"{n_rejected} of {n_mutants} deliberately wrong formulas rejected; {seconds:.1f} s.", "",
@@ -345,9 +350,7 @@ def render_html(results: list[registry.CheckResult], tiers: list[str], manifest:
             figure_rows.append(row)
             for claim_id in str(row.claims).split():
                 figures_of.setdefault(claim_id, []).append(str(row.figure_id))
-    failed = [r for r in results if not r.ok]
-    n_mutants = sum(len(r.mutants_rejected) for r in results)
-    n_rejected = sum(sum(r.mutants_rejected.values()) for r in results)
+    failed, n_mutants, n_rejected = tally(results)
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>collapse_theory verification report</title>", f"<style>{_CSS}</style></head><body>",
            "<h1>collapse_theory verification report</h1>",

@@ -17,17 +17,8 @@ Feature extractors
   downloaded), with that package's preprocessing reproduced in torch. :func:`inception_fid` is the only
   number this module calls "FID".
 
-Metrics on feature sets (rows are samples; float64)
-
-- :func:`frechet_distance`  FD = ||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a^{1/2} S_b S_a^{1/2})^{1/2}),
-  sample means and unbiased (ddof = 1) covariances: the squared Bures-Wasserstein distance between the
-  Gaussian fits (Heusel et al. 2017).
-- :func:`polynomial_mmd2` / :func:`kernel_inception_distance`  the unbiased MMD^2 with the kernel
-  k(x, y) = (x^T y / d + 1)^3, averaged over random subsets (Binkowski et al. 2018).
-- :func:`precision_recall`  improved precision and recall (Kynkaanniemi et al. 2019) from k-NN balls.
-- :func:`real_vs_real_reference`  the same metrics between two disjoint real sets: the finite-sample floor
-  that belongs beside every number (FD and KID are biased and precision/recall < 1 at finite n).
-- :func:`image_metric_rows`  tidy rows {metric, value, std, n_samples, n_real, real_vs_real, real_vs_real_std}.
+Metrics on feature sets (FD, KID, k-NN precision/recall, the real-vs-real floor, tidy rows): the equations are
+stated once, in :mod:`.distances`.
 """
 
 from __future__ import annotations
