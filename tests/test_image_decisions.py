@@ -46,6 +46,9 @@ def _synthetic_frame(slope=0.3, gap=0.8, seeds=range(4), rounds=3):
                 fd1 = (60.0 if k == 0 else 6.0 + (gap if method == "reflow" else 0.0)) * (1 + rng.normal(0, 0.01))
                 for nfe, v in ((1, fd1), (16, fd16)):
                     rows.append(dict(method=method, seed=s, round=k, nfe=nfe, value=v, real_vs_real=1.0))
+            if k >= 1:   # the null rows: the 1-RF on fresh noise, no trend
+                for nfe, v in ((1, 60.0 * (1 + rng.normal(0, 0.01))), (16, 5 + rng.normal(0, 0.01))):
+                    rows.append(dict(method="1-rf-null", seed=s, round=k, nfe=nfe, value=v, real_vs_real=1.0))
     return pd.DataFrame(rows)
 
 
@@ -63,9 +66,10 @@ def test_statistics_equal_their_reference_and_mutants_differ():
 
 
 def test_controls_reject_deciders_that_always_confirm():
-    """The controls catch a decision rule that ignores the test: 'confirm when the mean is positive'."""
+    """The controls (from a null statistic: true mean 0) catch a decision rule that ignores the test: 'confirm when
+    the mean is positive'."""
     protocol = image_checks.PROTOCOLS["reflow-minus-ra"]
-    values = np.random.default_rng(1).normal(0.5, 0.3, 8)
+    values = np.random.default_rng(1).normal(0.0, 0.3, 8)
     good = image_checks.controls(protocol, values)
     assert good["null"] == "inconclusive" and good["planted"] == "confirmed"
 
@@ -104,7 +108,9 @@ def test_results_are_written_with_protocol_hashes(tmp_path):
     result = run_ensemble_reflow(_tiny(seeds=(0, 1), once=()))
     csv, manifest = image_checks.write_results(result, tmp_path)
     frame = pd.read_csv(csv)
-    assert set(frame["method"]) == {"reflow", "ra"} and set(frame["nfe"]) == {1, 16}
+    assert set(frame["method"]) == {"reflow", "ra", "1-rf-null"} and set(frame["nfe"]) == {1, 16}
+    nulls = frame[frame["method"] == "1-rf-null"]
+    assert sorted(nulls["round"].unique()) == [1] and sorted(nulls["seed"].unique()) == [0, 1]
     assert (frame["n_samples"] == 48).all() and frame["real_vs_real"].nunique() == 1
     import json
 
@@ -170,6 +176,7 @@ def test_figure_data_and_plot_from_a_results_folder(tmp_path):
     assert (table[table["kind"] == "floor"]["value"] == 1.0).all()
     fig = plot_reflow_decisions(table)
     assert len(fig.axes) == 3      # NFE 1, NFE 16, the paired difference
+    assert "1-rf-null" not in set(table["method"])
     with pytest.raises(ValueError, match="results_dir"):
         decisions_frame(DecisionsFigure(results_dir=str(tmp_path / "missing")))
 
@@ -184,3 +191,7 @@ def test_decisions_recomputed_from_a_results_file(tmp_path):
     assert set(out) == set(image_checks.PROTOCOLS)
     assert all(d["status"] == "pass" and d["n_seeds"] == 8 for d in out.values())
     assert out["reflow-slope"]["decision"] == "confirmed" and out["ra-fewstep"]["claim"] == "C-RA"
+    old = frame[frame["method"] != "1-rf-null"]        # a results file from before the null rows existed
+    old.to_csv(tmp_path / "image-reflow-decisions.csv", index=False)
+    with pytest.raises(ValueError, match="1-rf-null"):
+        decide_results(tmp_path)

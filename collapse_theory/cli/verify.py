@@ -27,7 +27,8 @@ def register(subparsers) -> None:
                         help="also write the JSON report to FILE (atomically) with FILE.manifest.json")
     verify.add_argument("--threads", type=int, default=1,
                         help="torch threads for the trained and image tiers (1: timings that do not depend on "
-                             "what else the machine runs; a check that sets its own count keeps it)")
+                             "what else the machine runs; a check that sets its own count keeps it: the image "
+                             "tier's run uses $COLLAPSE_THEORY_IMAGE_THREADS, default 2)")
     verify.set_defaults(handler=run_verify)
 
     claims = subparsers.add_parser("claims", help="list the registered claims")

@@ -118,8 +118,10 @@ def read_results(folder: str | Path = RESULTS_DIR) -> pd.DataFrame:
 def decisions_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Figure data: per-seed FD lines (kind 'seed') of the decided methods, their mean with the 95 % Student-t CI
     per method, round and NFE (kind 'mean'), the ORA/ORAS observations (kind 'once') and the real-vs-real floor
-    (kind 'floor', one row per NFE)."""
+    (kind 'floor', one row per NFE); the null controls' 1-RF re-evaluations are left out."""
     from scipy import stats
+
+    from ..train.image.ensemble_reflow import NULL_METHOD
 
     rows = []
     seeds_of = frame.groupby("method")["seed"].nunique()
@@ -132,7 +134,7 @@ def decisions_table(frame: pd.DataFrame) -> pd.DataFrame:
         half = float(stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
         rows.append(dict(kind="mean", method=method, seed=-1, round=int(k), nfe=int(nfe), value=float(v.mean()),
                          ci_low=float(v.mean() - half), ci_high=float(v.mean() + half), n_seeds=n))
-    for _, r in frame[~frame["method"].isin(decided)].iterrows():
+    for _, r in frame[~frame["method"].isin(decided + [NULL_METHOD])].iterrows():
         rows.append(dict(kind="once", method=r["method"], seed=int(r["seed"]), round=int(r["round"]),
                          nfe=int(r["nfe"]), value=float(r["value"])))
     for nfe, g in frame.groupby("nfe"):

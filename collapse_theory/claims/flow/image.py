@@ -3,17 +3,19 @@ pre-registered protocols below (:mod:`collapse_theory.stats.decisions`).
 
 **The run** (:func:`image_run`, cached): :func:`collapse_theory.train.image.ensemble_reflow.run_ensemble_reflow`
 with :func:`full_config` (8 seeds; per seed one 1-RF shared by all its methods; 5 rounds of Reflow and of RA with
-real fraction 0.5; ORA and ORAS once each at seed 0, reported as observations, not decided; the smoke scale of the
-image pipeline: tiny-8 UNet, 400 1-RF steps, 150 steps per round, batch 64, 1000 synthetic pairs per round from
-Euler 10). Quality: FD_N(s, m, k) = the Frechet distance in digitsnet classifier features (a proxy, not FID) between
+real fraction 0.5; ORA and ORAS once each at seed 0, reported as observations, not decided, regenerating their real
+pairs once a round (every 75 of the 150 steps: the round's first pass and one regeneration); the smoke scale of the image pipeline:
+tiny-8 UNet, 400 1-RF steps, 150 steps per round, batch 64, 1000 synthetic pairs per round from Euler 10; every
+seed's 1-RF evaluated again after each round on fresh noise for the null controls). Quality: FD_N(s, m, k) = the Frechet distance in digitsnet classifier features (a proxy, not FID) between
 N = 297 samples of Euler with N steps and the 297 real test images, beside the real-vs-real floor at the same N.
 ``$COLLAPSE_THEORY_IMAGE_SIZE=ci`` (or :func:`use_config`) runs the same code path at :func:`ci_config`'s size
 (2 seeds, 2 rounds, a few steps) for the test suite; ``$COLLAPSE_THEORY_IMAGE_OUT=<folder>`` writes the tidy
 per-seed frame with a manifest (config, the protocols and their hashes) to that folder;
-``$COLLAPSE_THEORY_IMAGE_THREADS`` sets torch's CPU threads (unset: as the caller pinned them, ``verify --threads``).
+``$COLLAPSE_THEORY_IMAGE_THREADS`` sets torch's CPU threads (unset: 2, or 1 on a one-core machine: the budget of
+15 minutes is for 2 cores; on a heavily loaded machine 1 thread can be faster).
 
 **Pre-registered protocols** (:data:`PROTOCOLS`; fixed here before the run; paired t test, one-sided, level 0.01,
-Bonferroni over the m = 3 decisions of this tier, i.e. each raw p is compared with 0.01 / 3):
+Holm's step-down correction over the m = 3 decisions of this tier, :func:`tier_decisions`):
 
 - ``C-RF``: v_s = the OLS slope of FD_16(s, reflow, k) over k = 1..K (FD per round); hypothesis mean v > 0
   (Reflow's 16-step quality degrades over the rounds).
@@ -22,17 +24,20 @@ Bonferroni over the m = 3 decisions of this tier, i.e. each raw p is compared wi
   mean v > log 4 (RA's 1-step FD is less than a quarter of the 1-RF's: "far below").
 
 Why the t test: each v_s is a difference of FDs computed from 297 samples, close to Gaussian across seeds; the t
-test is the most powerful test then and can reach p <= 0.01/3 with 8 seeds, which the exact sign-flip test cannot
-(its smallest p is 2^-8 = 0.0039 > 0.0033). C-RA is confirmed at this tier when both of its decisions are.
+test is the most powerful test then and can reach p <= 0.01/3 (Holm's first step) with 8 seeds, which the exact
+sign-flip test cannot (its smallest p is 2^-8 = 0.0039 > 0.0033). C-RA is confirmed at this tier when both of its decisions are.
 
 **What each check verifies** (``passed``): (1) the per-seed statistic, computed by the public function users call
 (``impl``; mutants are plausible wrong versions: wrong NFE, wrong method, rounds off by one, 1-RF round included,
 reversed difference, no log), equals an independent recomputation from the raw rows to 1e-9 relative; (2) the
-decision machinery behaves on two controls built from the measured spread: the null control (the per-seed values
-moved to mean = margin, same spread) comes out ``inconclusive`` and the planted control (mean = margin + the
-protocol's detectable effect at power 0.8 for the measured sd,
-:func:`collapse_theory.stats.decisions.detectable_effect`) ``confirmed``. The claim's decision is the protocol
-applied to the measured values, reported as it came out.
+decision machinery behaves on two controls built from the same run's null statistic (:func:`null_values`: the
+statistic's analogue on the seed's 1-RF re-evaluated on fresh noise each round, true mean 0, computed the same way
+from data, not re-centred): the null control (null + margin) comes out ``inconclusive`` and the planted control
+(null + margin + the protocol's detectable effect at power 0.999 for the null's sd,
+:func:`collapse_theory.stats.decisions.detectable_effect`) ``confirmed``. The null carries the evaluation's
+sampling spread, not the training's: the test suite also runs a null through training (RA with real fraction 0
+against Reflow), at a small size. The claim's decision is the protocol applied to the measured values, reported as
+it came out.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...stats.decisions import Protocol, decide, detectable_effect
+from ...stats.decisions import Protocol, decide, decide_family, detectable_effect
 from ..registry import Outcome, check
 
 TIER = "image"
@@ -81,13 +86,13 @@ PROTOCOLS: dict[str, Protocol] = {
 
 # ----------------------------------------------------------------------------------------------- the run
 
-def torch_threads() -> int | None:
-    """``$COLLAPSE_THEORY_IMAGE_THREADS``: torch CPU threads of the image run; unset (None): leave torch's setting as
-    the caller pinned it (``verify --threads``, default 1). 2 on a quiet 2-core machine is faster; on a loaded one 2
-    threads can be many times slower. Float rounding, not the algorithm, depends on it."""
+def torch_threads() -> int:
+    """``$COLLAPSE_THEORY_IMAGE_THREADS``: torch CPU threads of the image run; unset: min(2, CPU count) (the tier's
+    budget is 15 minutes on 2 cores; on a heavily loaded machine 2 threads can be many times slower than 1). Float
+    rounding, not the algorithm, depends on it."""
     text = os.environ.get(THREADS_ENV)
     if text is None:
-        return None
+        return max(1, min(2, os.cpu_count() or 1))
     text = text.strip()
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{THREADS_ENV} must be an integer >= 1, got {text!r}")
@@ -99,7 +104,7 @@ def full_config():
     from ...train.image.ensemble_reflow import EnsembleReflowConfig
 
     return EnsembleReflowConfig(seeds=IMAGE_SEEDS, methods=("reflow", "ra"), once=(("ora", 0), ("oras", 0)), rounds=5,
-                                threads=torch_threads())
+                                regen_every=75, threads=torch_threads())
 
 
 def ci_config():
@@ -236,22 +241,53 @@ def reference_values(key: str, frame, seeds) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------- controls
 
-def controls(protocol: Protocol, values, decide_fn=decide) -> dict:
-    """The null and planted-effect controls at the measured spread (see the module docstring).
+PLANTED_POWER = 0.999
+"""The planted control's shift: the protocol's detectable effect at this power for the null's spread, so a working
+decision confirms it except with probability 0.001 (fixed before any run)."""
 
-    null: v - mean(v) + margin (mean exactly at the null); planted: the null values + the protocol's detectable
-    effect at power 0.8 for sd = sd(v) in the hypothesised direction. Returns both decisions and the effect."""
-    v = np.asarray(values, dtype=float)
+
+def null_values(key: str, frame, seeds) -> np.ndarray:
+    """The null statistic of protocol ``key``, per seed, from the 1-RF's re-evaluations on fresh noise
+    (rows of method :data:`~collapse_theory.train.image.ensemble_reflow.NULL_METHOD`, rounds k = 1..K): the same
+    model every round, so each has true mean 0 (exchangeable noise sets) and the evaluation's sampling spread.
+
+    - ``reflow-slope``: the OLS slope of FD_16(1-RF, fresh noise k) over k = 1..K;
+    - ``reflow-minus-ra``: FD_16(1-RF, fresh noise K) - FD_16(1-RF, fresh noise K - 1);
+    - ``ra-fewstep``: log FD_1(1-RF, fresh noise K - 1) - log FD_1(1-RF, fresh noise K)."""
+    from ...train.image.ensemble_reflow import NULL_METHOD
+
+    missing = sorted(set(int(x) for x in seeds) - set(frame.loc[frame["method"] == NULL_METHOD, "seed"].astype(int)))
+    if missing:
+        raise ValueError(f"the results have no null rows (method {NULL_METHOD!r}) for seeds {missing}: they come from "
+                         f"a run without the null evaluations; run the image tier again")
+    if key == "reflow-slope":
+        return reflow_slopes(frame, seeds, nfe=16, method=NULL_METHOD)
+    nfe = 16 if key == "reflow-minus-ra" else 1
+    table = _fd(frame, NULL_METHOD, nfe).loc[list(seeds)]
+    k = int(max(table.columns))
+    if k - 1 not in table.columns:
+        raise ValueError("the null controls need the 1-RF's fresh-noise evaluations at two rounds (rounds >= 2)")
+    last, before = table[k].to_numpy(float), table[k - 1].to_numpy(float)
+    return last - before if key == "reflow-minus-ra" else np.log(before) - np.log(last)
+
+
+def controls(protocol: Protocol, null_stat, decide_fn=decide) -> dict:
+    """The null and planted-effect controls of a decision, from the run's own null statistic (:func:`null_values`).
+
+    null: null_stat + margin (true mean exactly at the boundary of the hypothesis, the evaluation's spread; nothing
+    is re-centred on what was measured) must come out ``inconclusive``; planted: the null + the protocol's detectable
+    effect at power :data:`PLANTED_POWER` for sd = sd(null_stat) must come out ``confirmed``. Each is decided alone
+    (the protocol's own family correction)."""
+    v = np.asarray(null_stat, dtype=float)
     sd = float(v.std(ddof=1))
     if not sd > 0:
-        raise ValueError("values must vary across seeds to build the controls (sd = 0)")
-    null = v - v.mean() + protocol.margin
-    detect = detectable_effect(protocol, sd)
+        raise ValueError("the null statistic must vary across seeds to build the controls (sd = 0)")
+    null = v + protocol.margin
+    detect = detectable_effect(protocol, sd, PLANTED_POWER)
     if detect is None:
         return {"null": decide_fn(protocol, null).decision, "planted": None, "detectable_effect": None, "sd": sd}
-    planted = null + (detect - protocol.margin)
-    return {"null": decide_fn(protocol, null).decision, "planted": decide_fn(protocol, planted).decision,
-            "detectable_effect": float(detect), "sd": sd}
+    return {"null": decide_fn(protocol, null).decision, "planted": decide_fn(protocol, null + detect).decision,
+            "null_mean": float(v.mean()), "detectable_effect": float(detect), "sd": sd}
 
 
 def _decision_check(key: str, impl) -> Outcome:
@@ -261,9 +297,22 @@ def _decision_check(key: str, impl) -> Outcome:
     return outcome
 
 
+def tier_decisions(frame, seeds) -> dict:
+    """The three pre-registered decisions of this tier on a results frame, Holm-corrected together at level 0.01
+    (:func:`collapse_theory.stats.decisions.decide_family` over the reference statistics)."""
+    protocols = protocols_for(seeds)
+    keys = list(protocols)
+    decided = decide_family([(protocols[k], reference_values(k, frame, seeds), seeds) for k in keys])
+    return dict(zip(keys, decided))
+
+
 def decide_frame(key: str, frame, seeds, impl=None) -> Outcome:
     """The decision of protocol ``key`` (a :data:`PROTOCOLS` key) on a results frame (the tidy frame of a run, e.g.
-    read back from ``image-reflow-decisions.csv``) with its seeds: the check's Outcome without training."""
+    read back from ``image-reflow-decisions.csv``) with its seeds: the check's Outcome without training.
+
+    The decision is Holm's over the tier's three protocols (:func:`tier_decisions`), made on the statistic computed
+    by ``impl`` (the public function, or a mutant) when it agrees with the independent reference, else on the
+    reference (a wrong statistic fails the check; it never changes the reported decision)."""
     seeds = tuple(int(s) for s in seeds)
     protocol = protocols_for(seeds)[key]
     statistic = STATISTICS[key] if impl is None else impl
@@ -271,8 +320,8 @@ def decide_frame(key: str, frame, seeds, impl=None) -> Outcome:
     reference = reference_values(key, frame, seeds)
     agree = bool(values.shape == reference.shape and np.all(np.isfinite(values))
                  and np.allclose(values, reference, rtol=REL_TOL, atol=REL_TOL * float(np.abs(reference).max())))
-    decision = decide(protocol, values if agree else reference, seeds)
-    ctl = controls(protocol, reference)
+    decision = tier_decisions(frame, seeds)[key]
+    ctl = controls(protocol, null_values(key, frame, seeds))
     behaved = ctl["null"] == "inconclusive" and ctl["planted"] == "confirmed"
     floor = float(frame["real_vs_real"].iloc[0])
     evidence = {"statistic": protocol.statistic, "values": [round(float(x), 6) for x in reference],

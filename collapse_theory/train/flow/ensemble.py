@@ -95,11 +95,14 @@ class StackedModels:
                 v.copy_(params[k])
 
     def member_module(self, s: int, params: dict | None = None) -> nn.Module:
-        """An ordinary module holding member ``s``'s weights (from ``params``, default the live ones)."""
+        """An ordinary module holding member ``s``'s weights (from ``params``, default the live ones; ``params`` of a
+        subset of members (:func:`select_members`) take the shared buffers, :meth:`shared_buffers`)."""
         params = self.params if params is None else params
         module = _materialise(self.template)
         state = {k: v[s].detach().clone() for k, v in params.items()}
-        state.update({k: v[s].detach().clone() for k, v in self.buffers.items()})
+        n = next(iter(params.values())).shape[0]
+        buffers = self.buffers if n == self.size else self.shared_buffers(n)
+        state.update({k: v[s].detach().clone() for k, v in buffers.items()})
         module.load_state_dict(state)
         return module
 

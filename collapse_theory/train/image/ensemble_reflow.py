@@ -21,7 +21,8 @@ Evaluation (what the decisions need, nothing else): after every round, each memb
 ``eval_nfes`` (default 1 and 16); FD-<net> is the Frechet distance ||mu_r - mu_g||^2 +
 tr(S_r + S_g - 2 (S_r^1/2 S_g S_r^1/2)^1/2) between the real test images' and the samples' features in the
 toolkit's classifier (:mod:`collapse_theory.train.image.metrics`, ``digitsnet`` for digits: a proxy, not FID), with
-``real_vs_real`` the same FD between ``n_eval`` test and ``n_eval`` training images (the floor at that N).
+``real_vs_real`` the same FD between ``n_eval`` test and ``n_eval`` training images (the floor at that N). After
+every round k >= 1 each seed's 1-RF is also evaluated on a fresh noise set (rows of method :data:`NULL_METHOD`).
 
 Randomness: every draw of a member comes from its own generator, seeded from (seed, method, alpha, round, purpose),
 so a member's result does not depend on which other members share the run (up to float rounding of the batched
@@ -49,6 +50,11 @@ from . import metrics as M
 from .evaluate import default_cache_dir
 from .pipeline import derive_seed
 from .unet import UNET_PRESETS, build_unet
+
+NULL_METHOD = "1-rf-null"
+"""Rows of the null evaluations: each seed's 1-RF (round 0's EMA model) evaluated again after every round k >= 1 on a
+fresh noise set of its own (seeded from (seed, "eval-null", k)); nothing about it changes with k, so any trend or
+difference across k is evaluation noise (the decisions' null controls, :mod:`collapse_theory.claims.flow.image`)."""
 
 COLUMNS = ["dataset", "member", "method", "real_fraction", "seed", "round", "sampler", "nfe", "metric", "value",
            "n_samples", "real_vs_real"]
@@ -207,18 +213,24 @@ class _Runner:
                 nets.append(build_unet(self.cfg.unet, in_channels=c, image_size=h).to(torch.float32))
         return StackedModels(nets)
 
-    # ---------------- batched ODE passes
+    # ---------------- ODE passes (no gradient: one plain module per member)
     @torch.no_grad()
     def euler(self, stack: StackedModels, params: dict, x: torch.Tensor, t0: float, t1: float, steps: int):
-        """Euler pass of every member on its own images: x of shape (M, n, C, H, W)."""
-        m, n = x.shape[:2]
+        """Euler pass of every member on its own images: x of shape (M, n, C, H, W).
+
+        Member by member with an ordinary module holding that member's weights (:meth:`StackedModels.member_module`),
+        in chunks of ``chunk_images``: without a gradient the vmapped (grouped) convolutions of a stack are slower
+        than one member's plain convolutions on a large batch (docs/benchmarks.md), and a member's pass does not
+        depend on the others."""
         d = int(np.prod(self.shape))
-        field_ = stacked_field(stack, params, m, self.shape)
-        outs = []
-        for sl in chunks(n, max(1, self.cfg.chunk_images // m)):
-            flat = x[:, sl].reshape(-1, d)
-            outs.append(integrate(field_, flat, t0, t1, method="euler", steps=steps).reshape(x[:, sl].shape))
-        return torch.cat(outs, dim=1)
+        out = torch.empty_like(x)
+        for i in range(x.shape[0]):
+            net = stack.member_module(i, params)
+            field_ = _flat_field(net, self.shape)
+            for sl in chunks(x.shape[1], self.cfg.chunk_images):
+                flat = x[i, sl].reshape(-1, d)
+                out[i, sl] = integrate(field_, flat, t0, t1, method="euler", steps=steps).reshape(x[i, sl].shape)
+        return out
 
     @torch.no_grad()
     def invert(self, stack, params: dict, members: list[Member], index: list[int], round_k: int, tag) -> dict:
@@ -233,7 +245,7 @@ class _Runner:
         d = int(np.prod(self.shape))
         for i in (i for i in index if members[i].method == "oras"):
             gen = torch.Generator().manual_seed(members[i].stream(round_k, "oras", tag))
-            field_ = stacked_field(stack, select_members(params, [i]), 1, self.shape)
+            field_ = _flat_field(stack.member_module(i, params), self.shape)
             z = integrate_stochastic(field_, self.real_x.reshape(-1, d), 1.0, 0.0, steps=cfg.gen_steps,
                                      noise_scale=cfg.oras_noise, jitter=cfg.oras_jitter, generator=gen)
             out[i] = z.reshape(self.real_x.shape)
@@ -263,9 +275,15 @@ class _Runner:
 
     # ---------------- evaluation
     @torch.no_grad()
-    def evaluate(self, stack, params: dict, member_seeds: list[int]) -> dict[int, list[float]]:
-        """{nfe: [FD of member i]} with each member's seed's evaluation noise."""
-        z = torch.stack([self.z_eval[s] for s in member_seeds])
+    def evaluate(self, stack, params: dict, member_seeds: list[int], null_round: int | None = None
+                 ) -> dict[int, list[float]]:
+        """{nfe: [FD of member i]} with each member's seed's evaluation noise (``null_round`` k: the fresh noise set
+        of round k's null evaluation instead)."""
+        if null_round is None:
+            z = torch.stack([self.z_eval[s] for s in member_seeds])
+        else:
+            z = torch.stack([torch.randn((self.n_eval,) + self.shape, generator=torch.Generator().manual_seed(
+                derive_seed(s, "eval-null", null_round))) for s in member_seeds])
         out = {}
         for nfe in self.cfg.eval_nfes:
             x = self.euler(stack, params, z, 0.0, 1.0, nfe)
@@ -315,6 +333,8 @@ class _Runner:
         if cfg.rounds == 0:
             return self._result(rows, members, select_members(ema.params, [seed_index[s] for s in cfg.seeds]), start)
         previous = select_members(ema.params, [seed_index[m.seed] for m in members])
+        one_rf = select_members(ema.params, list(range(len(cfg.seeds))))
+        nulls = [Member(s, NULL_METHOD, 0.0) for s in cfg.seeds]
         stack = StackedModels([stack.member_module(0)] * len(members))
         n_real = {i for i, m in enumerate(members) if m.real_fraction > 0}
         online = [i for i in sorted(n_real) if members[i].method in ("ora", "oras")]
@@ -348,6 +368,7 @@ class _Runner:
             self.timed("train", t)
             t = time.perf_counter()
             rows += self.rows(k, self.evaluate(stack, ema.params, [m.seed for m in members]), members)
+            rows += self.rows(k, self.evaluate(stack, one_rf, list(cfg.seeds), null_round=k), nulls)
             self.timed("evaluate", t)
             previous = {key: v.clone() for key, v in ema.params.items()}
         return self._result(rows, members, previous, start)
@@ -357,6 +378,17 @@ class _Runner:
 
         frame = pd.DataFrame(rows, columns=COLUMNS)
         return EnsembleResult(frame, self.cfg, members, params, time.perf_counter() - start, dict(self.phase))
+
+
+def _flat_field(net: torch.nn.Module, shape: tuple[int, ...]):
+    """v(x, t) of one module on the flattened (n, D) state of :func:`collapse_theory.train.flow.ode.integrate`."""
+
+    def field(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        ts = t.reshape(()).expand(n) if t.ndim == 0 else t.reshape(n)
+        return net(x.reshape((n,) + tuple(shape)), ts).reshape(x.shape)
+
+    return field
 
 
 def run_ensemble_reflow(config: EnsembleReflowConfig | None = None) -> EnsembleResult:
