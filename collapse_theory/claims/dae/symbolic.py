@@ -5,7 +5,10 @@ registered per claim.
 Each check runs ``run(impl)``: ``impl=None`` proves the toolkit's formula; a mutant (a plausible wrong
 formula of the same signature) must make at least one proof step fail, so the check returns
 ``Outcome(passed=False)``. Evidence (:func:`collapse_theory.claims.proved.proof_outcome`): number of steps proved /
-total, the failed steps, and a residual.
+total, the failed steps, and a residual. Every check also links its proof to the numpy code users call
+(:func:`collapse_theory.claims.proved.linked_outcome`): the proved expression, evaluated exactly, must equal the
+package's numpy function at seeded random valid points within c eps (1 + condition) (:mod:`.symbolic_links`,
+:mod:`.symbolic_links_more`); evidence ``numpy_max_err_over_tol`` and ``numpy_points``.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import sympy as sp
 
 from ...proofs import dae as sym, dae_rates as rates, dae_regimes as regimes, paper
 from ...proofs.engine import inv
-from ..proved import linked_outcome, proof_outcome
-from . import symbolic_links as links
+from ..proved import linked_outcome
+from . import symbolic_links as links, symbolic_links_more as more_links
 from ..registry import check
 
 
@@ -46,8 +49,12 @@ def wiener_filter(impl):
 })
 def least_squares_limit(impl):
     """With m -> oo noise draws per sample the least-squares DAE's normal equations average to
-    W (S_hat + sigma2 I) = S_hat, so W -> S_hat (S_hat + sigma2 I)^-1 (2 samples in R^2, symbolic)."""
-    return proof_outcome(sym.prove_least_squares_limit(impl))
+    W (S_hat + sigma2 I) = S_hat, so W -> S_hat (S_hat + sigma2 I)^-1 (2 samples in R^2, symbolic). Link: the proved
+    limit, lambdified, equals the package's ``linear_dae.empirical_dae`` at 12 random 2-sample training sets, both
+    with the noise expectation exact (``noise_draws=None``) and as the least-squares fit on 4 noise draws per sample
+    from a balanced noise design whose empirical moments are the expectations (sum e = 0, sum e e^T = 4 I)
+    (:func:`.symbolic_links_more.least_squares_link`)."""
+    return linked_outcome(sym.prove_least_squares_limit(impl), more_links.least_squares_link(impl or sym.wiener))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,8 +68,10 @@ def least_squares_limit(impl):
 })
 def bottleneck_loss(impl):
     """L(W) = L(W*) + tr((W - W*)(S + sigma2 I)(W - W*)^T); the rank-r optimum's loss is
-    tr S - sum_{i<=r} lam_i^2/(lam_i + sigma2), and lam^2/(lam + sigma2) increases with lam."""
-    return proof_outcome(sym.prove_bottleneck(impl))
+    tr S - sum_{i<=r} lam_i^2/(lam_i + sigma2), and lam^2/(lam + sigma2) increases with lam. Link: the proved loss
+    tr S - sum_{i<=r} r(lam_(i)) equals the package's ``linear_dae.bottleneck_dae_loss`` at 12 random spectra (d 2..4,
+    every rank) (:func:`.symbolic_links_more.bottleneck_loss_link`)."""
+    return linked_outcome(sym.prove_bottleneck(impl), more_links.bottleneck_loss_link(impl or sym.loss_reduction))
 
 
 @check("DAE-BOTTLENECK", "symbolic", "top-r-directions", mutants={
@@ -71,8 +80,10 @@ def bottleneck_loss(impl):
 })
 def bottleneck_selection(impl):
     """For l1 > l2 and r = 1, keeping the top eigendirection (g_1 u_1 u_1^T) has strictly smaller loss than
-    keeping the other one."""
-    return proof_outcome(sym.prove_bottleneck_selection(impl))
+    keeping the other one. Link: the selected rank-r map sum_i g_i u_i u_i^T (exact eigenpairs) equals D E of the
+    package's ``linear_dae.bottleneck_dae`` at 12 random 3x3 S, r = 1, 2
+    (:func:`.symbolic_links_more.bottleneck_selection_link`)."""
+    return linked_outcome(sym.prove_bottleneck_selection(impl), more_links.bottleneck_selection_link(impl or sym.top_r))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,8 +127,11 @@ _E12 = sp.ImmutableMatrix([[0, 1], [0, 0]])
 })
 def eigenbasis_preserved(impl):
     """W*(S) commutes with S; for S~ = p I + q S* (every regime), both rules give S' commuting with S* and
-    again of the form p' I + q' S*: all rounds share S*'s eigenbasis."""
-    return proof_outcome(sym.prove_eigenbasis_preserved(impl))
+    again of the form p' I + q' S*: all rounds share S*'s eigenbasis. Link: 2 rounds of the mix recursion propagated as
+    matrices with the proved trained map (exact) have the eigenvalues of the package's ``dae_recursion_matrix`` and of
+    its eigenvalue-level ``dae_recursion`` on eig S* at 12 random (S*, sigma2, alpha), both rules
+    (:func:`.symbolic_links_more.eigenbasis_link`)."""
+    return linked_outcome(sym.prove_eigenbasis_preserved(impl), more_links.eigenbasis_link(impl or sym.wiener))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,8 +186,12 @@ def doubly_exp_clean(impl):
     "clean with cubed denominator: mu^3/(mu + sigma2)^3": [lambda mu, s2: mu ** 3 / (mu + s2) ** 3],
 })
 def scale_invariance(impl):
-    """f(c lam, c sigma2) = c f(lam, sigma2) and h likewise (and g has degree 0): N depends on lam/sigma2 only."""
-    return proof_outcome(rates.prove_scale_invariance(impl))
+    """f(c lam, c sigma2) = c f(lam, sigma2) and h likewise (and g has degree 0): N depends on lam/sigma2 only.
+    Link: F(lam, sigma2)/sigma2 of each proved map equals the package's scale-free map ``recursion.collapse_map`` at
+    x = lam/sigma2 (renoise, clean) at 12 random (lam, sigma2) each
+    (:func:`.symbolic_links_more.scale_invariance_link`)."""
+    maps = impl if impl is not None else [sym.renoise_map, sym.clean_map]
+    return linked_outcome(rates.prove_scale_invariance(impl), more_links.scale_invariance_link(maps))
 
 
 @check("DAE-ROUNDS", "symbolic", "renoise-rounds", mutants={
@@ -266,8 +284,12 @@ def _cubic_with(b=None, c=None, d=None):
 })
 def clean_fixed_point(impl):
     """The clean cubic from lam = h(alpha lam* + (1 - alpha) lam); values of opposite sign at alpha lam*, lam*;
-    Descartes: one sign change in every feasible sign pattern; h' = mu^2 (mu + 3 sigma2)/(mu + sigma2)^3 in [0, 1)."""
-    return proof_outcome(regimes.prove_clean_fixed_point(impl))
+    Descartes: one sign change in every feasible sign pattern; h' = mu^2 (mu + 3 sigma2)/(mu + sigma2)^3 in [0, 1).
+    Link: the cubic's unique positive root (exact) equals the package's ``fixed_point_training_moment`` (clean), and
+    h(mu_inf), (1 - alpha) h'(mu_inf) equal ``fixed_point`` and ``fixed_point_rate`` (clean) at 12 random
+    (alpha, lam*, sigma2) (:func:`.symbolic_links_more.clean_fixed_point_link`)."""
+    return linked_outcome(regimes.prove_clean_fixed_point(impl),
+                          more_links.clean_fixed_point_link(impl or sym.clean_fixed_point_cubic))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,8 +312,13 @@ def accumulate(impl):
 })
 def finite_sample(impl):
     """E_eps[W(x + sigma eps)(x + sigma eps)^T W^T] = W(x x^T + sigma2 I)W^T; averaged over the training set with
-    W = W*(S_hat) it equals S_hat^2 (S_hat + sigma2 I)^-1 exactly (clean: S_hat^3 (S_hat + sigma2 I)^-2)."""
-    return proof_outcome(regimes.prove_finite_sample(impl))
+    W = W*(S_hat) it equals S_hat^2 (S_hat + sigma2 I)^-1 exactly (clean: S_hat^3 (S_hat + sigma2 I)^-2). Link: at 12
+    random 2-point training sets the proved renoise mean equals the conditional mean the package states, V diag(f(mu))
+    V^T from ``finite_sample.generate_from_training_set``'s training eigenpairs and ``dae_recursion``, and the proved
+    clean moment equals that function's deterministic clean generation
+    (:func:`.symbolic_links_more.finite_sample_link`)."""
+    return linked_outcome(regimes.prove_finite_sample(impl),
+                          more_links.finite_sample_link(impl or sym.renoise_conditional_moment))
 
 
 @check("DAE-LOG-DRIFT", "symbolic", "concavity-predicts-downward-drift", mutants={
@@ -301,8 +328,11 @@ def finite_sample(impl):
 })
 def log_drift_direction(impl):
     """log is strictly concave (tangent gap w >= 0 with w'' = 1/y^2 > 0), so unbiased moments (DAE-FINITE-SAMPLE)
-    have log-moments drifting down (Jensen); Gaussian example digamma(n/2) + log(2/n) < 0, shrinking with n."""
-    return proof_outcome(regimes.prove_log_drift_direction(impl))
+    have log-moments drifting down (Jensen); Gaussian example digamma(n/2) + log(2/n) < 0, shrinking with n. Link
+    (independent of the injected transform): the example's value equals the package's closed form of E log(chi2_k/D),
+    ``laws.gaussian.log_drift(n + 1, "unbiased")`` (k = D = n), at 12 random n; the DAE theory has no numpy function
+    of its own for the drift (the numeric tier measures it) (:func:`.symbolic_links_more.log_drift_link`)."""
+    return linked_outcome(regimes.prove_log_drift_direction(impl), more_links.log_drift_link())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,8 +346,11 @@ def log_drift_direction(impl):
     "wrong rate: lam0/(lam0 + sigma2^2)": {"rate": lambda lam0, s2: lam0 / (lam0 + s2 ** 2)},
 })
 def paper_collapse(impl):
-    """DAE-COLLAPSE-RATE implies the paper's claim: rho0 < 1 for sigma2 > 0, so rho0^(k+1) -> 0 geometrically."""
-    return proof_outcome(paper.prove_paper_collapse(impl))
+    """DAE-COLLAPSE-RATE implies the paper's claim: rho0 < 1 for sigma2 > 0, so rho0^(k+1) -> 0 geometrically. Link:
+    the proved rate rho0 and bound rho0^(k+1) equal ``rho0`` and ``composed_op_norm[k]`` of the package's
+    ``recursion.collapse_bounds`` at 8 random (lam0, sigma2, k) per rule
+    (:func:`.symbolic_links_more.paper_collapse_link`)."""
+    return linked_outcome(paper.prove_paper_collapse(impl), more_links.paper_collapse_link(impl))
 
 
 @check("C-real", "symbolic", "bounded-away-from-zero", mutants={
@@ -329,5 +362,6 @@ def paper_collapse(impl):
 })
 def paper_real(impl):
     """DAE-REAL-FIXED-POINT (i) implies the paper's claim: ||W_k|| >= alpha lam*/(alpha lam* + sigma2) > 0 for
-    alpha > 0, uniformly in k."""
-    return proof_outcome(paper.prove_paper_real(impl))
+    alpha > 0, uniformly in k. Link: the proved bound equals the package's ``recursion.real_fraction_lower_bound`` at
+    12 random (spectrum, sigma2, alpha) (:func:`.symbolic_links_more.paper_real_link`)."""
+    return linked_outcome(paper.prove_paper_real(impl), more_links.paper_real_link(impl))

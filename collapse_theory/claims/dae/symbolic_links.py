@@ -19,7 +19,8 @@ EPS = np.finfo(float).eps
 C_ROUNDING = 64.0
 LINK_ERRORS = (ArithmeticError, ValueError, TypeError)
 """A proved expression that cannot be evaluated at a valid point (complex value, division by zero) fails the link."""
-_FAILED = {"ok": False, "numpy_max_err_over_tol": float("inf"), "numpy_points": 0}
+FAILED = {"ok": False, "numpy_max_err_over_tol": float("inf"), "numpy_points": 0}
+"""The link of a proved expression that cannot be evaluated (copy it: ``dict(FAILED)``)."""
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -44,13 +45,14 @@ def wiener_link(candidate, points: int = 12, seed: int = 8101) -> dict:
     try:
         exact = exact_values(sp.Matrix(candidate(sp.Matrix([[a, b], [b, c]]), s2)), (a, b, c, s2), pts)
     except LINK_ERRORS:
-        return dict(_FAILED)
+        return dict(FAILED)
     package = [linear_dae.optimal_dae(S, sigma2) for S, sigma2 in mats]
     tol = [C_ROUNDING * 2 * EPS * (1 + np.linalg.cond(S + sigma2 * np.eye(2))) for S, sigma2 in mats]
     return numpy_link(exact, package, tol)
 
 
-def _scalar_points(rng, points, lam_range=(-3, 3), s2_range=(-3, 1)):
+def scalar_points(rng, points, lam_range=(-3, 3), s2_range=(-3, 1)):
+    """``points`` pairs (lam, sigma2), log-uniform over 10^lam_range x 10^s2_range."""
     return [(float(10 ** rng.uniform(*lam_range)), float(10 ** rng.uniform(*s2_range))) for _ in range(points)]
 
 
@@ -59,13 +61,13 @@ def step_link(candidate, rule: str, points: int = 12, seed: int = 8102) -> dict:
     ``recursion.dae_recursion([mu], sigma2, rounds=1, regime="replace", rule=rule).eigenvalues[1]``
     (mu log-uniform 1e-3..1e3, sigma2 1e-3..1e1)."""
     mu, s2 = sp.symbols("mu sigma2", positive=True)
-    pts = _scalar_points(_rng(seed), points)
+    pts = scalar_points(_rng(seed), points)
     try:
         expr = sp.sympify(candidate(mu, s2))
         exact = exact_values(expr, (mu, s2), pts)
         kappa = relative_condition(expr, (mu, s2), pts)
     except LINK_ERRORS:
-        return dict(_FAILED)
+        return dict(FAILED)
     package = [recursion.dae_recursion(np.array([m]), v, 0.0, 1, "replace", rule).eigenvalues[1, 0] for m, v in pts]
     return numpy_link(exact, package, list(C_ROUNDING * EPS * (1 + kappa)))
 
@@ -76,7 +78,7 @@ def fixed_point_link(candidate, renoise_map, points: int = 12, seed: int = 8103)
     1e-3..1e3, sigma2 1e-3..1e1)."""
     a, lam, s2 = sp.symbols("alpha lam_star sigma2", positive=True)
     rng = _rng(seed)
-    pts = [(float(rng.uniform(0.05, 0.95)),) + p for p in _scalar_points(rng, points)]
+    pts = [(float(rng.uniform(0.05, 0.95)),) + p for p in scalar_points(rng, points)]
     try:
         mu_expr = sp.sympify(candidate(a, lam, s2))
         lam_expr = sp.sympify(renoise_map(mu_expr, s2))
@@ -84,7 +86,7 @@ def fixed_point_link(candidate, renoise_map, points: int = 12, seed: int = 8103)
         kappa = np.concatenate([relative_condition(mu_expr, (a, lam, s2), pts),
                                 relative_condition(lam_expr, (a, lam, s2), pts)])
     except LINK_ERRORS:
-        return dict(_FAILED)
+        return dict(FAILED)
     package = ([recursion.fixed_point_training_moment(np.array([l_]), v, al, "renoise")[0] for al, l_, v in pts]
                + [recursion.fixed_point(np.array([l_]), v, al, "renoise")[0] for al, l_, v in pts])
     return numpy_link(exact, package, list(C_ROUNDING * EPS * (1 + kappa)))
@@ -96,19 +98,20 @@ def synthetic_only_link(candidate, points: int = 12, seed: int = 8104) -> dict:
     1e-3..1e3, sigma2 1e-3..1e1)."""
     a, lam, s2 = sp.symbols("alpha lam_star sigma2", positive=True)
     rng = _rng(seed)
-    pts = [(float(rng.uniform(0.05, 0.95)),) + p for p in _scalar_points(rng, points)]
+    pts = [(float(rng.uniform(0.05, 0.95)),) + p for p in scalar_points(rng, points)]
     try:
         lam_expr = (sp.sympify(candidate(a, lam, s2)) - a * lam) / (1 - a)
         exact = exact_values(lam_expr, (a, lam, s2), pts)
         kappa = relative_condition(lam_expr, (a, lam, s2), pts)
     except LINK_ERRORS:
-        return dict(_FAILED)
+        return dict(FAILED)
     package = [recursion.synthetic_only_fixed_point(np.array([l_]), v, al)[0] for al, l_, v in pts]
     return numpy_link(exact, package, list(C_ROUNDING * EPS * (1 + kappa)))
 
 
-def _scalar_link(exprs_and_points, package) -> dict:
-    """Exact values of each (expr, symbols, point) with the tolerance c eps (1 + kappa) of that point."""
+def scalar_link(exprs_and_points, package) -> dict:
+    """Exact values of each (expr, symbols, point) with the tolerance c eps (1 + kappa) of that point; a point where
+    kappa is not finite (the proved value is 0 or undefined there) fails the link."""
     try:
         exact, tol = [], []
         for expr, symbols, point in exprs_and_points:
@@ -116,7 +119,9 @@ def _scalar_link(exprs_and_points, package) -> dict:
             exact += exact_values(expr, symbols, [point])
             tol.append(float(C_ROUNDING * EPS * (1 + relative_condition(expr, symbols, [point])[0])))
     except LINK_ERRORS:
-        return dict(_FAILED)
+        return dict(FAILED)
+    if not np.all(np.isfinite(tol)):
+        return dict(FAILED)
     return numpy_link(exact, package, tol)
 
 
@@ -128,19 +133,19 @@ def collapse_bounds_link(candidate, points: int = 8, seed: int = 8105) -> dict:
     rng = _rng(seed)
     items, package = [], []
     for rule in ("renoise", "clean"):
-        for point in _scalar_points(rng, points):
+        for point in scalar_points(rng, points):
             k = int(rng.integers(0, 41))
             p = k if rule == "renoise" else 2 * k
             try:
                 rho = sp.sympify(candidate(lam, s2))
             except LINK_ERRORS:
-                return dict(_FAILED)
+                return dict(FAILED)
             out = recursion.collapse_bounds(np.array([point[0]]), point[1], k, rule)
             for expr, value in ((rho, out["rho0"]), (lam * rho ** p, out["eigenvalue_max"][k]),
                                 (lam / s2 * rho ** p, out["op_norm"][k]), (rho ** (k + 1), out["composed_op_norm"][k])):
                 items.append((expr, (lam, s2), point))
                 package.append(np.asarray(value, dtype=float).reshape(()))
-    return _scalar_link(items, package)
+    return scalar_link(items, package)
 
 
 def rounds_bounds_link(lower, upper, rule: str, points: int = 12, seed: int = 8106) -> dict:
@@ -156,9 +161,9 @@ def rounds_bounds_link(lower, upper, rule: str, points: int = 12, seed: int = 81
         try:
             items += [(lower(x0), (x0,), (x,)), (upper(x0), (x0,), (x,))]
         except LINK_ERRORS:
-            return dict(_FAILED)
+            return dict(FAILED)
         package += [np.asarray(lo, float).reshape(()), np.asarray(up, float).reshape(())]
-    return _scalar_link(items, package)
+    return scalar_link(items, package)
 
 
 def doubly_exp_link(lower, upper, rule: str, points: int = 12, seed: int = 8107) -> dict:
@@ -174,9 +179,9 @@ def doubly_exp_link(lower, upper, rule: str, points: int = 12, seed: int = 8107)
             items += [(sp.expand_log(sp.log(lower(x, j)), force=True), (x,), (xv,)),
                       (sp.expand_log(sp.log(upper(x, j)), force=True), (x,), (xv,))]
         except LINK_ERRORS:
-            return dict(_FAILED)
+            return dict(FAILED)
         package += [np.asarray(lo, float).reshape(()), np.asarray(up, float).reshape(())]
-    return _scalar_link(items, package)
+    return scalar_link(items, package)
 
 
 def accumulate_link(running_mean, points: int = 12, seed: int = 8108) -> dict:
@@ -185,17 +190,17 @@ def accumulate_link(running_mean, points: int = 12, seed: int = 8108) -> dict:
     lam, s2 = sp.symbols("lam sigma2", positive=True)
     rng = _rng(seed)
     items, package = [], []
-    for point in _scalar_points(rng, points):
+    for point in scalar_points(rng, points):
         k = int(rng.integers(0, 1001))
         out = recursion.accumulate_bounds(np.array([point[0]]), point[1], k)
         try:
             mu = sp.sympify(running_mean(lam, k))
         except LINK_ERRORS:
-            return dict(_FAILED)
+            return dict(FAILED)
         items += [(mu, (lam, s2), point), (mu / (mu + s2), (lam, s2), point)]
         package += [np.asarray(out["training_eigenvalues"][k], float).reshape(()),
                     np.asarray(out["op_norm"][k], float).reshape(())]
-    return _scalar_link(items, package)
+    return scalar_link(items, package)
 
 
 def fixed_point_rate_link(candidate, renoise_map, points: int = 12, seed: int = 8109) -> dict:
@@ -204,13 +209,13 @@ def fixed_point_rate_link(candidate, renoise_map, points: int = 12, seed: int = 
     lam* log-uniform 1e-3..1e3, sigma2 1e-3..1e1); tolerance c eps (1 + kappa)."""
     a, lam, s2, mu = sp.symbols("alpha lam_star sigma2 mu", positive=True)
     rng = _rng(seed)
-    pts = [(float(rng.uniform(0.05, 0.95)),) + p for p in _scalar_points(rng, points)]
+    pts = [(float(rng.uniform(0.05, 0.95)),) + p for p in scalar_points(rng, points)]
     try:
         rate = ((1 - a) * sp.diff(renoise_map(mu, s2), mu)).subs(mu, sp.sympify(candidate(a, lam, s2)))
         exact = exact_values(rate, (a, lam, s2), pts)
         kappa = relative_condition(rate, (a, lam, s2), pts)
     except LINK_ERRORS:
-        return dict(_FAILED)
+        return dict(FAILED)
     package = [recursion.fixed_point_rate(np.array([l_]), v, al, "renoise")[0] for al, l_, v in pts]
     return numpy_link(exact, package, list(C_ROUNDING * EPS * (1 + kappa)))
 
