@@ -321,3 +321,135 @@ def test_check_result_carries_the_decision():
     # checks without a decision keep their old keys only
     plain = run_check(Check("C-RF", "numeric", "plain", lambda impl: Outcome(impl is None), {"m": 1}))
     assert plain.status == "pass" and "decision" not in plain.as_dict()
+
+
+# ------------------------------------------------------------------------------------- margin sensitivity
+
+import dataclasses  # noqa: E402 - this section was appended
+
+EPS = np.finfo(float).eps
+
+
+def _paired_t_bound_gap(protocol, values, rank, edge=D.confirming_margin):
+    """|edge - the one-sided (1 - a/k) confidence bound mean +- t_{n-1}^{-1}(1 - a/k) s/sqrt(n)| minus its
+    tolerance (> 0: mismatch). The bound's sign: + for confirming "less" / refuting "greater". Tolerance
+    64 eps (1 + |v|max + |bound| + se (t + q / f(t))): the rounding of v - m and of the statistic, and of the
+    crossing of k sf(t) = a (a relative error of the p-value moves it by q / f(t) in t)."""
+    n = protocol.n_seeds
+    k = protocol.family_size - (rank or 1) + 1 if rank else protocol.family_size
+    q = protocol.level / k
+    tc = stats.t.isf(q, n - 1)
+    se = float(np.std(values, ddof=1)) / math.sqrt(n)
+    up = (protocol.alternative == "less") == (edge is D.confirming_margin)
+    bound = float(np.mean(values)) + (1 if up else -1) * tc * se
+    tol = 64 * EPS * (1 + np.abs(values).max() + abs(bound) + se * (tc + q / stats.t.pdf(tc, n - 1)))
+    return abs(edge(protocol, values, rank) - bound) - tol
+
+
+PT_CASES = [(n, alt, fam, rank) for n in (3, 8, 12) for alt in ("less", "greater")
+            for fam, rank in ((1, None), (4, None), (4, 2), (4, 4))]
+
+
+@pytest.mark.parametrize("n, alternative, family, rank", PT_CASES)
+def test_confirming_margin_of_paired_t_is_the_one_sided_confidence_bound(n, alternative, family, rank):
+    rng = np.random.default_rng(40 + n)
+    values = rng.normal(0.3, 0.7, n)
+    protocol = _proto("paired-t", n=n, alternative=alternative, family_size=family, margin=0.1)
+    assert _paired_t_bound_gap(protocol, values, rank) <= 0
+    assert _paired_t_bound_gap(protocol, values, rank, D.refuting_margin) <= 0
+
+
+def test_confirming_margin_check_rejects_plausible_wrong_rules(monkeypatch):
+    protocol = _proto("paired-t", n=8, alternative="less", family_size=4, margin=0.1)
+    values = np.random.default_rng(48).normal(0.3, 0.7, 8)
+    right = D.decide
+    # the Holm rank dropped (always Bonferroni), and a two-sided test (p doubled)
+    mutants = {"ignores holm_rank": lambda p, v, seeds=None, holm_rank=None: right(p, v, seeds),
+               "two-sided": lambda p, v, seeds=None, holm_rank=None: right(
+                   dataclasses.replace(p, level=p.level / 2), v, seeds, holm_rank)}
+    for name, wrong in mutants.items():
+        monkeypatch.setattr(D, "decide", wrong)
+        assert _paired_t_bound_gap(protocol, values, 3) > 0, name
+    monkeypatch.setattr(D, "decide", right)
+    assert _paired_t_bound_gap(protocol, values, 3) <= 0
+
+
+def _subset_means(values):
+    n = len(values)
+    return np.array([np.mean([values[i] for i in subset]) for a in range(1, n + 1)
+                     for subset in itertools.combinations(range(n), a)])
+
+
+def _sign_flip_edge_gap(protocol, values, rank):
+    """|confirming margin - the (c + 1)-th largest ("less"; smallest for "greater") of the 2^n - 1 subset means|,
+    c = floor(a 2^n / k) - 1, minus its tolerance: the sign-flip count's own slack 1e-9 sum|v - m| (a pattern
+    counts within it) plus 64 eps (1 + |v|max + |m|) (> 0: mismatch)."""
+    n = protocol.n_seeds
+    k = protocol.family_size - (rank or 1) + 1 if rank else protocol.family_size
+    c = math.floor(protocol.level * 2 ** n / k) - 1
+    means = np.sort(_subset_means(values))
+    exact = means[::-1][c] if protocol.alternative == "less" else means[c]
+    got = D.confirming_margin(protocol, values, rank)
+    tol = 1e-9 * np.abs(values - exact).sum() + 64 * EPS * (1 + np.abs(values).max() + abs(exact))
+    return abs(got - exact) - tol
+
+
+@pytest.mark.parametrize("alternative", ["less", "greater"])
+def test_confirming_margin_of_sign_flip_is_monotone_and_exact(alternative):
+    rng = np.random.default_rng(50)
+    n = 10
+    values = rng.normal(0.2, 0.5, n)
+    for family, rank in ((1, None), (4, None), (4, 3)):
+        protocol = _proto("sign-flip", n=n, alternative=alternative, family_size=family, margin=0.0)
+        edge = D.confirming_margin(protocol, values, rank)
+
+        def decision(m):
+            return decide(dataclasses.replace(protocol, margin=m), values, holm_rank=rank).decision
+
+        # the decision switches once on a grid of margins (monotone), at the returned margin
+        grid = np.linspace(values.min() - 1, values.max() + 1, 401)
+        confirmed = np.array([decision(m) == "confirmed" for m in grid])
+        if alternative == "greater":
+            confirmed = confirmed[::-1]
+            grid = grid[::-1]
+        assert confirmed.any() and not confirmed.all()
+        first = int(np.argmax(confirmed))
+        assert confirmed[first:].all() and not confirmed[:first].any()
+        beyond = 1.0 if alternative == "less" else -1.0
+        assert beyond * (grid[first] - edge) >= 0 and beyond * (grid[first - 1] - edge) < 0
+        # at the returned margin and a step beyond: confirmed; a step short: not
+        step = 64 * EPS * (1 + np.abs(values).max() + abs(edge))
+        assert decision(edge) == "confirmed" and decision(edge + beyond * step) == "confirmed"
+        assert decision(edge - beyond * step) != "confirmed"
+        # and it is the subset mean the exact test turns on
+        assert _sign_flip_edge_gap(protocol, values, rank) <= 0
+
+
+def test_sign_flip_edge_check_rejects_a_dropped_holm_rank(monkeypatch):
+    protocol = _proto("sign-flip", n=10, alternative="less", family_size=4)
+    values = np.random.default_rng(50).normal(0.2, 0.5, 10)
+    right = D.decide
+    monkeypatch.setattr(D, "decide", lambda p, v, seeds=None, holm_rank=None: right(p, v, seeds))
+    assert _sign_flip_edge_gap(protocol, values, 4) > 0
+
+
+def test_refuting_margin_and_cannot_decide():
+    rng = np.random.default_rng(51)
+    values = rng.normal(0.2, 0.5, 10)
+    protocol = _proto("sign-flip", n=10, alternative="less", family_size=2, margin=0.0)
+    edge = D.refuting_margin(protocol, values)
+    step = 64 * EPS * (1 + np.abs(values).max() + abs(edge))
+
+    def decision(m):
+        return decide(dataclasses.replace(protocol, margin=m), values).decision
+
+    assert decision(edge) == decision(edge - step) == "refuted" and decision(edge + step) != "refuted"
+    assert edge < D.confirming_margin(protocol, values)
+    for test in ("sign-flip", "paired-t", "sign"):
+        protocol = _proto(test, n=8, alternative="greater")
+        values = rng.normal(0.0, 1.0, 8)
+        c, r = D.confirming_margin(protocol, values), D.refuting_margin(protocol, values)
+        assert decide(dataclasses.replace(protocol, margin=c), values).decision == "confirmed"
+        assert decide(dataclasses.replace(protocol, margin=r), values).decision == "refuted"
+    three = _proto("sign-flip", n=3)
+    assert D.confirming_margin(three, [1.0, 2.0, 3.0]) is None and D.refuting_margin(three, [1.0, 2.0, 3.0]) is None

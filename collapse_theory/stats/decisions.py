@@ -45,6 +45,9 @@ Power: :func:`power` (probability of ``confirmed`` when the per-seed values are 
 for ``paired-t`` (noncentral t) and ``sign`` (binomial), Monte-Carlo with common random numbers for ``sign-flip``)
 and :func:`detectable_effect` (the smallest true mean confirmed with a target power), so each check can report
 the smallest effect its seeds can detect — or that they can detect none (:meth:`Protocol.can_confirm`).
+
+Margins: :func:`confirming_margin` and :func:`refuting_margin` (the margins from which the same data would be
+confirmed / up to which refuted, all else fixed), so a decision with a margin shows how it depends on the margin.
 """
 
 from __future__ import annotations
@@ -424,6 +427,65 @@ def decide_family(items: Sequence[tuple]) -> list[Decision]:
 def controls_behaved(null: Decision, planted: Decision) -> bool:
     """A decision check's controls: the null control comes out ``inconclusive`` and the planted one ``confirmed``."""
     return null.decision == "inconclusive" and planted.decision == "confirmed"
+
+
+# ------------------------------------------------------------------------------------------------------ margins
+
+def confirming_margin(protocol: Protocol, values: Sequence[float], holm_rank: int | None = None) -> float | None:
+    """The margin from which the data confirm, everything but the margin fixed: with D(m) the decision of
+    ``decide(dataclasses.replace(protocol, margin=m), values, holm_rank=holm_rank)`` (the same test, level and
+    Bonferroni multiplier m_f or Holm multiplier m_f - r + 1), inf{m : D(m) = confirmed} for ``alternative="less"``
+    and sup{m : D(m) = confirmed} for ``"greater"``; ``None`` when no data can confirm (:meth:`Protocol.can_confirm`).
+
+    The raw p-value is monotone in m (d_s = v_s - m: the t statistic is linear in m; the sign test gains a seed
+    in its direction; a sign pattern flipping the seeds A counts toward the sign-flip p iff m <= mean_A(v) for
+    "less", >= for "greater"), so the confirmed margins form a half-line, whose end is found by bisection
+    to eps * max(|v|, |m|) (the rounding of v - m); the returned margin itself confirms. For ``paired-t`` it is the
+    one-sided confidence bound mean(v) +- t_{n-1}^{-1}(1 - a/k) s / sqrt(n) (a the level, k the multiplier; + for
+    "less"); for ``sign-flip`` with n <= :data:`EXACT_SIGN_FLIP_MAX` the (c + 1)-th largest (smallest for
+    "greater") of the 2^n - 1 subset means of v, c = floor(a 2^n / k) - 1. Read with the chosen margin: the
+    decision is ``confirmed`` iff that margin is at or beyond this one."""
+    return _margin_edge(protocol, values, holm_rank, "confirmed", protocol.alternative == "less")
+
+
+def refuting_margin(protocol: Protocol, values: Sequence[float], holm_rank: int | None = None) -> float | None:
+    """The margin up to which the data refute, everything but the margin fixed: sup{m : D(m) = refuted} for
+    ``alternative="less"``, inf for ``"greater"`` (D as in :func:`confirming_margin`; pass the Holm rank of the
+    opposite direction's family, as :func:`decide_family` ranks refutations separately); ``None`` when no data can
+    refute. The decision is ``refuted`` iff the chosen margin is at or short of this one."""
+    return _margin_edge(protocol, values, holm_rank, "refuted", protocol.alternative == "greater")
+
+
+def _margin_edge(protocol: Protocol, values, holm_rank, outcome: str, upward: bool) -> float | None:
+    """The end of the half-line of margins at which :func:`decide` gives ``outcome`` ([edge, inf) when
+    ``upward``, (-inf, edge] otherwise), by bracketing around mean(v) and bisection."""
+    v = _values(protocol, values, None)
+    if not protocol.can_confirm(holm_rank):  # the opposite direction has the same smallest p and threshold
+        return None
+
+    def hit(m: float) -> bool:
+        return decide(dataclasses.replace(protocol, margin=m), v, holm_rank=holm_rank).decision == outcome
+
+    centre, sign = float(v.mean()), 1.0 if upward else -1.0
+    step = float(np.abs(v - centre).max() + abs(centre)) or 1.0
+    inside, outside = centre + sign * step, centre - sign * step
+    for _ in range(64):
+        if hit(inside) and not hit(outside):
+            break
+        step *= 2.0
+        inside, outside = centre + sign * step, centre - sign * step
+    else:
+        return None
+    scale = float(np.abs(v).max())
+    while abs(inside - outside) > np.finfo(float).eps * max(scale, abs(inside), abs(outside)):
+        mid = 0.5 * (inside + outside)
+        if mid in (inside, outside):
+            break
+        if hit(mid):
+            inside = mid
+        else:
+            outside = mid
+    return float(inside)
 
 
 # ------------------------------------------------------------------------------------------------------ power
