@@ -20,6 +20,7 @@ Reductions used (all exact, stated once here):
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import permutations
 
 import sympy as sp
 
@@ -102,6 +103,12 @@ def straight_velocity_formula(M, c, x, t):
     """v2(x, t) = (M - I) L_t^{-1} (x - t c) + c, L_t = (1 - t) I + t M."""
     eye = sp.eye(M.shape[0])
     return (M - eye) * inv((1 - t) * eye + t * M) * (x - t * c) + c
+
+
+def clean_predictor_gain(lam, t):
+    """W*(lam, sigma_t^2)/t = lam/((lam + ((1 - t)/t)^2) t): the 1-RF clean-data predictor x + (1 - t) v(x, t) per
+    eigen-direction of Sigma1 = diag(lam) (noise N(0, I), zero means)."""
+    return lam / (lam + ((1 - t) / t) ** 2) / t
 
 
 def shrinkage_map(lam, t):
@@ -275,6 +282,11 @@ def prove_straightness(per_direction=None) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
+def not_ot_map_formula(P, Q):
+    """M_1 = P Q P^-1 for Sigma0 = P^2 (P the symmetric PD root) and B^{1/2} = Q (Sigma1 = P Q^2 P)."""
+    return P * Q * inv(P)
+
+
 def prove_not_ot(map_fn=None) -> dict:
     """With Sigma0 = P^2 (P symmetric, the PD root) and B^{1/2} = Q symmetric (Sigma1 = P Q^2 P): the 1-RF map
     M_1 = P Q P^-1 pushes Sigma0 to Sigma1; M_1 - M_1^T = P^-1 [P^2, Q] P^-1; [Sigma0, Sigma1] = P [P^2, Q^2] P.
@@ -285,7 +297,7 @@ def prove_not_ot(map_fn=None) -> dict:
     u, v, w = sp.symbols("u v w", real=True)
     P = sp.Matrix([[p, q], [q, r]])
     Q = sp.Matrix([[u, v], [v, w]])
-    fn = map_fn or (lambda P_, Q_: P_ * Q_ * inv(P_))
+    fn = map_fn or not_ot_map_formula
     M = sp.Matrix(fn(P, Q))
     S0, S1 = P * P, P * Q * Q * P
     proof = FailFastProof()
@@ -344,7 +356,9 @@ def prove_shrinkage(eigen_map=None) -> dict:
     s2 = ((1 - T) / T) ** 2
     vel = (T * LAM - (1 - T)) / (T ** 2 * LAM + (1 - T) ** 2)
     Wt = LAM / (LAM + s2)
-    proof.identity("x + (1-t) v(x, t) = W*(lam, sigma_t^2) x/t", lambda: (1 + (1 - T) * vel) - Wt / T)
+    proof.identity("x + (1-t) v(x, t) = W*(lam, sigma_t^2) x/t",
+                   lambda: (1 + (1 - T) * vel) - clean_predictor_gain(LAM, T))
+    proof.identity("W*(lam, sigma_t^2)/t is the predictor gain", lambda: Wt / T - clean_predictor_gain(LAM, T))
     Wsym = sp.Symbol("W", real=True)
     loss = (1 - Wsym) ** 2 * LAM + Wsym ** 2 * s2
     proof.identity("x1-prediction loss at time t = DAE loss at sigma_t^2",
@@ -432,7 +446,13 @@ def mean_error_formula(k, tr, n):
     return (k + 1) * tr / n
 
 
-DRIFT_FORMULAS = {"log_det_drift": log_det_drift_formula, "mean_error": mean_error_formula}
+def bartlett_dof(N, i):
+    """Degrees of freedom of the i-th Bartlett factor of Wishart_d(I, N): log det W = sum_i log chi^2_{N - i + 1}."""
+    return N - i + 1
+
+
+DRIFT_FORMULAS = {"log_det_drift": log_det_drift_formula, "mean_error": mean_error_formula,
+                  "bartlett_dof": bartlett_dof}
 """The formulas :func:`prove_log_det_drift` proves; a candidate dict overrides any of them."""
 
 
@@ -448,26 +468,74 @@ def gaussian_moment(expr, variables):
     return sp.expand(total)
 
 
+def chi2_moment(dof: int, power: int) -> int:
+    """E (chi^2_dof)^power = dof (dof + 2) ... (dof + 2 (power - 1))."""
+    out = 1
+    for j in range(power):
+        out *= dof + 2 * j
+    return out
+
+
+def _determinant(rows):
+    """Leibniz determinant of a small square matrix of ring elements."""
+    total = 0
+    for perm in permutations(range(len(rows))):
+        inversions = sum(perm[a] > perm[b] for a in range(len(perm)) for b in range(a + 1, len(perm)))
+        term = -1 if inversions % 2 else 1
+        for r, c in enumerate(perm):
+            term = term * rows[r][c]
+        total = total + term
+    return total
+
+
+@lru_cache(maxsize=None)
+def schur_moments(N: int, given: int, powers: tuple = (1, 2, 3)) -> tuple:
+    """((p, E_z[det G(x_1, ..., x_given, z)^p], det G(x_1, ..., x_given)^p) for p in powers): G the Gram matrix of
+    fixed symbolic columns x_1..x_given in R^N and z ~ N(0, I_N), exact polynomials of ZZ[x] (sympy ``ring``: fast).
+    det G(x_1..x_given, z) = det G(x_1..x_given) s with s = |z|^2 - z^T X (X^T X)^-1 X^T z the Schur complement (the
+    squared distance of z from span(x_1..x_given)), so the first entry over the second is E[s^p | x_1..x_given];
+    Bartlett's decomposition says it is E (chi^2_{N - given})^p whatever the x_j are."""
+    names = [f"x{j}_{i}" for j in range(1, given + 1) for i in range(1, N + 1)] + [f"z{i}" for i in range(1, N + 1)]
+    ring, *gens = sp.ring(names, sp.ZZ)
+    cols = [gens[j * N:(j + 1) * N] for j in range(given + 1)]
+    gram = [[sum((a * b for a, b in zip(u, v)), ring.zero) for v in cols] for u in cols]
+    full = _determinant(gram)
+    base = _determinant([row[:given] for row in gram[:given]]) if given else ring.one
+    out = []
+    for power in powers:
+        moment: dict = {}
+        for monom, coeff in (full ** power).terms():
+            z_exp = monom[given * N:]
+            if any(e % 2 for e in z_exp):
+                continue
+            weight = 1
+            for e in z_exp:
+                weight *= int(sp.factorial2(e - 1))
+            key = monom[:given * N] + (0,) * N
+            moment[key] = moment.get(key, 0) + coeff * weight
+        out.append((power, ring({k: v for k, v in moment.items() if v}), base ** power))
+    return tuple(out)
+
+
 def schur_complement_moment(N: int, power: int):
     """E_y[(|x|^2 |y|^2 - (x.y)^2)^power] - |x|^(2 power) (N - 1)(N + 1)...(N + 2 power - 3) for x in R^N fixed
     (symbolic) and y ~ N(0, I_N): zero iff the power-th moment of the Schur complement s = |y|^2 - (x.y)^2/|x|^2 given x
-    is the chi^2_{N-1} moment (N - 1)(N + 1)...(N - 1 + 2 (power - 1)), whatever x is."""
-    x = sp.symbols(f"x1:{N + 1}", real=True)
-    y = sp.symbols(f"y1:{N + 1}", real=True)
-    xx = sum(v ** 2 for v in x)
-    q = xx * sum(v ** 2 for v in y) - sum(a * b for a, b in zip(x, y)) ** 2
-    chi2_moment = sp.Mul(*[(N - 1) + 2 * j for j in range(power)])
-    return gaussian_moment(q ** power, y) - sp.expand(xx ** power * chi2_moment)
+    is the chi^2_{N-1} moment (N - 1)(N + 1)...(N - 1 + 2 (power - 1)), whatever x is (:func:`schur_moments`)."""
+    _p, moment, base = schur_moments(N, 1, (power,))[0]
+    return (moment - chi2_moment(N - 1, power) * base).as_expr()
 
 
 def prove_log_det_drift(formulas=None) -> dict:
     """E log G = psi(a) for G ~ Gamma(a, 1) (sympy integral), so E log chi^2_nu = psi(nu/2) + log 2. Bartlett's
-    decomposition, checked for d = 2: W = X^T X (X an N x 2 standard normal matrix, columns x, y) has
-    det W = |x|^2 s with s = |y|^2 - (x.y)^2/|x|^2, |x|^2 ~ chi^2_N, and the first three moments of s given x are
-    exactly those of chi^2_{N-1} whatever x is (Gaussian moments of polynomials, N = 3, 4), so
-    log det W = log chi^2_N + log chi^2_{N-1} (independent; Bartlett: log det Wishart_d(I, N) = sum_{i=1}^d
-    log chi^2_{N-i+1} by induction on d). With N = n - 1 and the divisor n - 1 the per-round drift is
-    sum_i [psi((n - i)/2) + log 2] - d log(n - 1), checked against the claimed ``log_det_drift(n, d)`` for d = 1, 2, 3.
+    decomposition, checked for d = 2 and d = 3: W = X^T X (X an N x d standard normal matrix, columns x, y, z) has
+    det W = |x|^2 s2 s3 with s2 = det G(x, y)/|x|^2 and s3 = det G(x, y, z)/det G(x, y) (G the Gram matrix; Schur
+    complements: squared distances of y from span(x), of z from span(x, y)), |x|^2 ~ chi^2_N, and the first three
+    moments of s2 given x and of s3 given (x, y) are exactly those of chi^2_{N-1} and chi^2_{N-2} whatever the fixed
+    columns are (Gaussian moments of polynomials, N = 3, 4; :func:`schur_moments`), so
+    log det W = log chi^2_N + log chi^2_{N-1} + log chi^2_{N-2} (independent; Bartlett: log det Wishart_d(I, N) =
+    sum_{i=1}^d log chi^2_{N-i+1}, the degrees ``bartlett_dof(N, i)`` of the formulas). With N = n - 1 and the divisor
+    n - 1 the per-round drift is sum_i [psi(bartlett_dof(n - 1, i)/2) + log 2] - d log(n - 1), checked against the
+    claimed ``log_det_drift(n, d)`` for d = 1, 2, 3.
     The mean's increments m_j - m_{j-1} have E[. | past] = 0 and E[||.||^2 | past] = tr Sigma_{j-1}/n with
     E tr Sigma_{j-1} = tr Sigma* (unbiased refits), so E||m_k - m*||^2 = sum_{j=0}^{k} tr Sigma*/n, checked against
     the claimed ``mean_error(k, tr, n)``."""
@@ -481,12 +549,18 @@ def prove_log_det_drift(formulas=None) -> dict:
         return sp.simplify(value / sp.gamma(a) - sp.polygamma(0, a)) == 0
 
     proof.step("E log Gamma(a, 1) = psi(a)", gamma_log_moment)
+    dof = fns["bartlett_dof"]
     for N in (3, 4):
         for power in (1, 2, 3):
             proof.identity(f"Bartlett d = 2: Schur complement moment {power} is chi^2_(N-1)'s, N = {N}",
-                           lambda N=N, power=power: schur_complement_moment(N, power))
+                           lambda N=N, power=power: (schur_moments(N, 1)[power - 1][1]
+                                                     - chi2_moment(dof(N, 2), power) * schur_moments(N, 1)[power - 1][2]
+                                                     ).as_expr())
+    proof.identity("Bartlett d = 3: second Schur complement moments 1-3 are chi^2_(N-2)'s, N = 3, 4",
+                   lambda: sp.Matrix([(moment - chi2_moment(dof(N, 3), p) * base).as_expr()
+                                      for N in (3, 4) for p, moment, base in schur_moments(N, 2)]))
     for d in (1, 2, 3):
-        bartlett = sum(sp.polygamma(0, ((N_SAMPLES - 1) - i + 1) / 2) + sp.log(2) for i in range(1, d + 1))
+        bartlett = sum(sp.polygamma(0, dof(N_SAMPLES - 1, i) / 2) + sp.log(2) for i in range(1, d + 1))
         bartlett = bartlett - d * sp.log(N_SAMPLES - 1)
         proof.identity(f"per-round drift, d = {d}", lambda b=bartlett, d=d: sp.expand_log(
             sp.expand(b - fns["log_det_drift"](N_SAMPLES, d)), force=True))

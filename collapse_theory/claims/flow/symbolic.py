@@ -2,7 +2,8 @@
 
 Each check runs a proof of :mod:`collapse_theory.proofs.flow` (``impl=None``: the toolkit's formula, written in sympy)
 and registers it with its mutants: plausible wrong formulas of the same signature, each of which must make a proof
-step fail. Evidence: :func:`collapse_theory.claims.proved.proof_outcome`.
+step fail. Every check also lambdifies what it proved and compares it with the package's numpy function at seeded
+random valid points (:mod:`.symbolic_links`). Evidence: :func:`collapse_theory.claims.proved.linked_outcome`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from ...proofs import flow as proofs
 from ...proofs.dae import clean_map, renoise_map
 from ...proofs.engine import inv
 from ...proofs.flow import flow_matrix_formula, velocity_formula
-from ..proved import linked_outcome, proof_outcome
+from ..proved import linked_outcome
 from ..registry import check
-from .symbolic_links import (drift_link, flow_map_link, marginal_link, ra_stationary_link, reverse_link,
-                             straightness_link, velocity_link)
+from .symbolic_links import (drift_link, fixed_point_link, flow_map_link, marginal_link, not_ot_link, ra_stationary_link,
+                             reverse_link, shrinkage_link, straightness_link, velocity_link)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,8 +125,10 @@ def straightness_closed_form(impl):
 })
 def noncommuting_not_ot(impl):
     """M_1 = Sigma0^{1/2} B^{1/2} Sigma0^{-1/2} pushes Sigma0 to Sigma1 and is symmetric iff [Sigma0, Sigma1] = 0, so the
-    1-RF map is the Brenier map iff the covariances commute (generic symmetric 2 x 2 P, Q)."""
-    return proof_outcome(proofs.prove_not_ot(impl))
+    1-RF map is the Brenier map iff the covariances commute (generic symmetric 2 x 2 P, Q). Link: the proved
+    M_1 = P Q P^-1 (Sigma0 = P^2, Sigma1 = P Q^2 P), lambdified, equals ``gaussian.flow_affine(ends, 1, "closed")[0]``
+    at 12 random non-commuting pairs (:func:`.symbolic_links.not_ot_link`)."""
+    return linked_outcome(proofs.prove_not_ot(impl), not_ot_link(impl or proofs.not_ot_map_formula))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,8 +144,12 @@ def noncommuting_not_ot(impl):
 })
 def reflow_fixed_point(impl):
     """One reflow on exact pairs gives the straight flow Z_t = L_t Z0 + t c (S(Z^2) = 0) ending at T(Z0): a fixed point
-    (generic 2 x 2 similarity P, positive w_i, symbolic shift c and start z)."""
-    return proof_outcome(proofs.prove_reflow_fixed_point(impl))
+    (generic 2 x 2 similarity P, positive w_i, symbolic shift c and start z). Link: the proved
+    v2(x, t) = (M - I) L_t^-1 (x - t c) + c, lambdified, equals ``reflow.straight_velocity_affine`` and
+    ``reflow.coupling_velocity_affine`` (the velocity ``reflow.population_reflow`` integrates), each as A x + b, at 12
+    random points (:func:`.symbolic_links.fixed_point_link`)."""
+    return linked_outcome(proofs.prove_reflow_fixed_point(impl),
+                          fixed_point_link(impl or proofs.straight_velocity_formula))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,8 +164,11 @@ def reflow_fixed_point(impl):
 })
 def shrinkage_is_dae(impl):
     """The 1-RF clean-data predictor at time t is the Wiener filter at sigma_t = (1-t)/t, the minimiser of a ridge /
-    DAE loss; generating by one prediction step gives lam' = lam^2/(lam + sigma_t^2), the DAE renoise map."""
-    return proof_outcome(proofs.prove_shrinkage(impl))
+    DAE loss; generating by one prediction step gives lam' = lam^2/(lam + sigma_t^2), the DAE renoise map. Link: the
+    proved map, lambdified, equals one round of ``reflow.shrinkage_reflow``, and the proved predictor gain
+    W*(lam, sigma_t^2)/t equals ``reflow.clean_prediction`` (data N(0, diag(lam))), at 12 random points
+    (:func:`.symbolic_links.shrinkage_link`)."""
+    return linked_outcome(proofs.prove_shrinkage(impl), shrinkage_link(impl or proofs.shrinkage_map))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,8 +208,8 @@ def _drift(fn):
 })
 def log_det_drift(impl=None):
     """E log det of the unbiased sample covariance of n Gaussian points drifts by sum_i [psi((n - i)/2) + log(2/(n - 1))]
-    per round (Gamma log-moment by sympy integration; Bartlett's decomposition checked for d = 2 by the exact moments of
-    the Schur complement), and the mean's squared error grows by tr Sigma*/n per round; ``impl`` (a dict overriding
+    per round (Gamma log-moment by sympy integration; Bartlett's decomposition checked for d = 2 and d = 3 by the exact
+    moments of the Schur complements), and the mean's squared error grows by tr Sigma*/n per round; ``impl`` (a dict overriding
     :data:`proofs.flow.DRIFT_FORMULAS`) is proved, and the proved expressions, lambdified, equal the package's
     ``reflow.log_det_drift_per_round`` and ``reflow_expectations(...)["mean_error_sq"]``
     (:func:`.symbolic_links.drift_link`)."""

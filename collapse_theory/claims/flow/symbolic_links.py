@@ -15,6 +15,7 @@ import sympy as sp
 
 from ...theory.flow import gaussian as gf
 from ...theory.flow import reflow as gr
+from ...proofs.flow import clean_predictor_gain
 from ..proved import exact_values, numpy_link, relative_condition
 
 EPS = np.finfo(float).eps
@@ -23,10 +24,11 @@ LINK_ERRORS = (ArithmeticError, ValueError, TypeError)
 _FAILED = {"ok": False, "numpy_max_err_over_tol": float("inf"), "numpy_points": 0}
 
 
-def _spd(rng):
+def _spd(rng, decades: float = 1.0):
+    """A random symmetric PD 2 x 2 matrix: random rotation, eigenvalues log-uniform 10^-decades..10^decades."""
     theta = rng.uniform(0, np.pi)
     R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    S = (R * 10 ** rng.uniform(-1, 1, 2)) @ R.T
+    S = (R * 10 ** rng.uniform(-decades, decades, 2)) @ R.T
     return 0.5 * (S + S.T)
 
 
@@ -243,4 +245,121 @@ def reverse_link(candidate, points: int = 12, seed: int = 8207) -> dict:
         exact = exact_values(sp.Matrix(candidate(P_sym, w_sym, m0, m1, x)), (*P_sym, *w_sym, *m0, *m1, *x), pts)
     except LINK_ERRORS:
         return dict(_FAILED)
+    return numpy_link(exact, package, tol)
+
+
+def not_ot_link(candidate, points: int = 12, seed: int = 8208) -> dict:
+    """``candidate(P, Q) -> M_1`` (sympy, generic symmetric 2 x 2 P, Q) against ``gaussian.flow_affine(ends, 1,
+    "closed")[0]`` for Sigma0 = P^2, Sigma1 = P Q^2 P with P, Q random SPD (random rotations, eigenvalues log-uniform
+    10^-0.5..10^0.5: non-commuting pairs): then Sigma0^{1/2} = P and B = Sigma0^{-1/2} Sigma1 Sigma0^{-1/2} = Q^2, so
+    the package's Sigma0^{1/2} B^{1/2} Sigma0^{-1/2} is the proved P Q P^-1. Tolerance as :func:`flow_map_link` at
+    t = 1 (G_1 = B): c d eps (1 + cond(Sigma0)) (1 + cond(B)), c = 64."""
+    p, q, r, u, v, w = sp.symbols("p q r u v w", real=True)
+    rng = np.random.default_rng(seed)
+    pts, package, tol = [], [], []
+    for _ in range(points):
+        P, Q = _spd(rng, 0.5), _spd(rng, 0.5)
+        S0, S1 = P @ P, P @ Q @ Q @ P
+        ends = gf.GaussianEndpoints(rng.standard_normal(2), 0.5 * (S0 + S0.T), rng.standard_normal(2),
+                                    0.5 * (S1 + S1.T))
+        pts.append((P[0, 0], P[0, 1], P[1, 1], Q[0, 0], Q[0, 1], Q[1, 1]))
+        package.append(gf.flow_affine(ends, 1.0, "closed")[0])
+        tol.append(C_ROUNDING * 2 * EPS * (1 + np.linalg.cond(ends.cov0)) * (1 + np.linalg.cond(Q) ** 2))
+    try:
+        M = candidate(sp.Matrix([[p, q], [q, r]]), sp.Matrix([[u, v], [v, w]]))
+        exact = exact_values(sp.Matrix(M), (p, q, r, u, v, w), pts)
+    except LINK_ERRORS:
+        return dict(_FAILED)
+    return numpy_link(exact, package, tol)
+
+
+def _affine_value_tol(K: float, A: np.ndarray, x: np.ndarray, shift: float, value: np.ndarray) -> float:
+    """Relative float tolerance of v = A x + b from a numpy A with absolute error <= d eps K (1 + 2||A||) (K from the
+    solve or pseudo-inverse that formed it) and b formed from vectors of total norm ``shift`` (b = c - t A c, or
+    Delta - A m_t): |dv| <= d eps [K (1 + 2||A||) + 1 + ||A||] (||x|| + shift), c = 64, relative to max |v|."""
+    norm_A = np.linalg.norm(A, 2)
+    return float(C_ROUNDING * len(x) * EPS * (K * (1 + 2 * norm_A) + 1 + norm_A) * (np.linalg.norm(x) + shift)
+                 / max(np.abs(value).max(), np.finfo(float).tiny))
+
+
+def fixed_point_link(candidate, points: int = 12, seed: int = 8209) -> dict:
+    """``candidate(M, c, x, t) -> v2(x, t)`` (sympy, generic 2 x 2 M, 2-vectors c, x) against both numpy routes to the
+    velocity of Reflow on exact pairs (Z0, M Z0 + c), each as A x + b: ``reflow.straight_velocity_affine(M, c, t)``
+    (the closed form (M - I) L_t^{-1} (x - t c) + c, a solve with L_t = (1 - t) I + t M) and
+    ``reflow.coupling_velocity_affine(m0, Sigma0, M, c, t)`` (the Gaussian conditional expectation E[Y | X_t] that
+    ``reflow.population_reflow`` integrates), at M = P diag(w) P^-1 of the 1-RF map's form (P, w as :func:`_factor_case`,
+    Sigma0 = P P^T), standard normal c, x, m0 and t uniform in 0..1.
+    Tolerances (:func:`_affine_value_tol`): the solve has ||dA|| <= d eps ||L_t^-1|| (1 + ||M||) (1 + 2||A||) (forming
+    M - I and L_t, then backward-stable elimination), shift ||c||; the conditional expectation forms
+    Cov X_t = L_t Sigma0 L_t^T and Cov(Y, X_t) from terms of size s = ||Sigma0|| (1 + ||M||)^2 and applies an eigh
+    pseudo-inverse: ||dA|| <= d eps s ||(Cov X_t)^-1|| (1 + 2||A||), shift ||m_t|| + (1 + ||M||) ||m0|| + ||c||."""
+    M_sym = sp.Matrix(2, 2, sp.symbols("m11 m12 m21 m22", real=True))
+    c_sym, x_sym = sp.Matrix(sp.symbols("c1 c2", real=True)), sp.Matrix(sp.symbols("x1 x2", real=True))
+    t_sym = sp.Symbol("t", positive=True)
+    norm = np.linalg.norm
+    rng = np.random.default_rng(seed)
+    pts, package, tol = [], [], []
+    for _ in range(points):
+        P, w, ends = _factor_case(rng)
+        M = np.linalg.solve(P.T, (P * w).T).T                      # P diag(w) P^-1
+        c, x, tt = rng.standard_normal(2), rng.standard_normal(2), float(rng.uniform(0.0, 1.0))
+        pts.append((*M.ravel(), *c, *x, tt))
+        L = (1 - tt) * np.eye(2) + tt * M
+        A, b = gr.straight_velocity_affine(M, c, tt)
+        package.append((A @ x + b)[:, None])
+        tol.append(_affine_value_tol(norm(np.linalg.inv(L), 2) * (1 + norm(M, 2)), A, x, norm(c), package[-1]))
+        A, b = gr.coupling_velocity_affine(ends.m0, ends.cov0, M, c, tt)
+        package.append((A @ x + b)[:, None])
+        size = norm(ends.cov0, 2) * (1 + norm(M, 2)) ** 2
+        m_t = (1 - tt) * ends.m0 + tt * (M @ ends.m0 + c)
+        shift = norm(m_t) + (1 + norm(M, 2)) * norm(ends.m0) + norm(c)
+        tol.append(_affine_value_tol(size * norm(np.linalg.inv(L @ ends.cov0 @ L.T), 2), A, x, shift, package[-1]))
+    try:
+        exact = exact_values(sp.Matrix(candidate(M_sym, c_sym, x_sym, t_sym)), (*M_sym, *c_sym, *x_sym, t_sym), pts)
+    except LINK_ERRORS:
+        return dict(_FAILED)
+    return numpy_link([value for value in exact for _route in range(2)], package, tol)
+
+
+def shrinkage_link(candidate, points: int = 12, seed: int = 8210) -> dict:
+    """Two comparisons per point (eigenvalues lam_1, lam_2 log-uniform 1e-2..1e2, t uniform 0.05..0.95):
+
+    - ``candidate(lam, t)`` (the proved one-step map lam' = lam^2/(lam + sigma_t^2)) against
+      ``reflow.shrinkage_reflow((lam_1, lam_2), t, rounds=1).eigenvalues[1]`` (sigma_t^2 from ``shrinkage_sigma2``, then
+      the DAE recursion); tolerance c eps (1 + kappa), kappa the larger relative condition number of the candidate in
+      (lam, t) at the two eigenvalues (:func:`relative_condition`), c = 64;
+    - the proof's clean-data predictor gain W*(lam, sigma_t^2)/t (:func:`proofs.flow.clean_predictor_gain`) applied to
+      a standard normal x against ``reflow.clean_prediction(ends, x, t)`` for noise N(0, I) and data N(0, diag(lam))
+      (x + (1 - t)(A_t x + b_t), A_t = C_t Sigma_t^+ by eigh): ||dA|| <= d eps [||Sigma_t^-1|| (t ||Sigma1|| + 1 - t)
+      + ||A|| (1 + cond(Sigma_t))], so |d pred| <= d eps [(1 - t)(that) + 1 + 2 (1 - t) ||A||] ||x||, c = 64, relative
+      to max |pred|."""
+    lam_sym, t_sym = sp.Symbol("lam", positive=True), sp.Symbol("t", positive=True)
+    l_sym, x_sym = sp.symbols("l1 l2", positive=True), sp.symbols("x1 x2", real=True)
+    try:
+        step = sp.sympify(candidate(lam_sym, t_sym))
+        one_step = sp.Matrix([step.subs(lam_sym, l_sym[0]), step.subs(lam_sym, l_sym[1])])
+    except LINK_ERRORS:
+        return dict(_FAILED)
+    predictor = sp.Matrix([clean_predictor_gain(l_sym[i], t_sym) * x_sym[i] for i in range(2)])
+    norm = np.linalg.norm
+    rng = np.random.default_rng(seed)
+    exact, package, tol = [], [], []
+    for _ in range(points):
+        lams, tt, x = 10 ** rng.uniform(-2, 2, 2), float(rng.uniform(0.05, 0.95)), rng.standard_normal(2)
+        try:
+            exact.append(exact_values(one_step, (*l_sym, t_sym), [(*lams, tt)])[0])
+            kappa = max(float(relative_condition(step, (lam_sym, t_sym), [(lam, tt)])[0]) for lam in lams)
+        except LINK_ERRORS:
+            return dict(_FAILED)
+        package.append(gr.shrinkage_reflow(lams, tt, rounds=1).eigenvalues[1][:, None])
+        tol.append(C_ROUNDING * EPS * (1 + kappa))
+        ends = gf.GaussianEndpoints.standard_noise(np.zeros(2), np.diag(lams))
+        pred = gr.clean_prediction(ends, x, tt)
+        exact.append(exact_values(predictor, (*l_sym, t_sym, *x_sym), [(*lams, tt, *x)])[0])
+        package.append(pred[:, None])
+        A, _b = gf.velocity_affine(ends, tt)
+        cov_t = (1 - tt) ** 2 * np.eye(2) + tt ** 2 * np.diag(lams)
+        dA = norm(np.linalg.inv(cov_t), 2) * (tt * lams.max() + 1 - tt) + norm(A, 2) * (1 + np.linalg.cond(cov_t))
+        tol.append(float(C_ROUNDING * 2 * EPS * ((1 - tt) * dA + 1 + 2 * (1 - tt) * norm(A, 2)) * norm(x)
+                         / np.abs(pred).max()))
     return numpy_link(exact, package, tol)
