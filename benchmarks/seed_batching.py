@@ -10,6 +10,11 @@ so the ratio = sequential seconds / batched seconds isolates what stacking saves
    FD at NFE 1 and 16 on 100 samples; the members use the same per-member random streams in both variants.
 2. ``mlp``: 8 MLP velocity fields (d = 2, width 64, depth 2: the trained tier's toy flows), 300 AdamW steps of
    batch 256 with per-member clipping and EMA (StackedTrainer).
+3. ``unet-train``: the image tier's training step alone: 8 tiny-8 UNets, 40 AdamW steps of batch 64 each
+   (StackedTrainer), batched vs one member at a time.
+4. ``unet-forward``: the image tier's no-gradient passes: 8 tiny-8 UNets each mapping 2048 images 10 times, as one
+   vmapped stack ("sequential" column) vs member by member with a plain module ("batched" column): the driver's
+   choice for generation, inversion and evaluation.
 
 Prints the machine (CPU count, load average) and the timings; ``--json`` writes them with a manifest, as strict
 JSON: a number that is not finite (a loss or a time that diverged) is written as ``null``.
@@ -54,6 +59,47 @@ def mlp_workload(seeds, steps: int = 300, batch: int = 256) -> float:
     return time.perf_counter() - start
 
 
+def unet_train_workload(seeds, steps: int = 40, batch: int = 64) -> float:
+    from collapse_theory.train.image.unet import build_unet
+
+    stack = StackedModels([build_unet("tiny-8") for _ in seeds])
+    trainer = StackedTrainer(stack, StackedEMA(stack.params, 0.99), lr=1e-3, warmup_steps=5, grad_clip=1.0)
+    gens = member_generators([2000 + s for s in seeds])
+    start = time.perf_counter()
+    for _ in range(steps):
+        x0 = torch.stack([torch.randn(batch, 1, 8, 8, generator=g) for g in gens])
+        x1 = torch.stack([torch.randn(batch, 1, 8, 8, generator=g) for g in gens])
+        t = torch.stack([torch.rand(batch, generator=g) for g in gens])
+        trainer.step(x0, x1, t)
+    return time.perf_counter() - start
+
+
+@torch.no_grad()
+def unet_forward(plain: bool, members: int = 8, images: int = 2048, passes: int = 10) -> float:
+    from collapse_theory.train.image.unet import build_unet
+
+    stack = StackedModels([build_unet("tiny-8") for _ in range(members)])
+    x = torch.randn(members, images, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    t = torch.full((members, images), 0.5)
+    start = time.perf_counter()
+    for _ in range(passes):
+        if plain:
+            for i in range(members):
+                stack.member_module(i)(x[i], t[i])
+        else:
+            stack.velocity(x, t)
+    return time.perf_counter() - start
+
+
+def measure_forward() -> dict:
+    unet_forward(True, passes=1)
+    unet_forward(False, passes=1)
+    plain, stacked = unet_forward(True), unet_forward(False)
+    return {"workload": "unet-forward", "seeds": 8, "batched_s": round(plain, 2), "sequential_s": round(stacked, 2),
+            "speedup": round(stacked / plain, 2), "note": "batched = member by member (plain module), "
+                                                         "sequential = one vmapped stack"}
+
+
 def measure(name: str, fn) -> dict:
     fn(SEEDS[:1])                                   # warm-up (feature-net cache, allocator, vmap tracing)
     batched = fn(SEEDS)
@@ -66,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=None)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", choices=("image", "mlp"), default=None)
+    parser.add_argument("--only", choices=("image", "mlp", "unet"), default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     machine = {"cpus": os.cpu_count(), "threads": args.threads, "platform": platform.platform(),
@@ -74,6 +120,11 @@ def main() -> None:
     rows = []
     if args.only in (None, "mlp"):
         rows.append(measure("mlp", mlp_workload))
+        print(rows[-1], flush=True)
+    if args.only in (None, "unet"):
+        rows.append(measure("unet-train", unet_train_workload))
+        print(rows[-1], flush=True)
+        rows.append(measure_forward())
         print(rows[-1], flush=True)
     if args.only in (None, "image"):
         rows.append(measure("image", image_workload))
