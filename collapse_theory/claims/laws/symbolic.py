@@ -1,50 +1,41 @@
-"""Symbolic-tier checks of the collapse laws: the sympy proofs of :mod:`collapse_theory.proofs.laws` and
-:mod:`collapse_theory.proofs.laws_mean`, one check per law. ``impl`` is a dictionary of replaced formulas (``None``:
-the toolkit's); each mutant replaces one formula by a plausible wrong one (wrong divisor, wrong exponent, missing
-factor), and the proof must then fail at least one step.
+"""Symbolic-tier checks of the collapse laws: the sympy proofs of :mod:`collapse_theory.proofs.laws`,
+:mod:`collapse_theory.proofs.laws_mean` and :mod:`collapse_theory.proofs.laws_tails`, one check per law. ``impl`` is a
+dictionary of replaced formulas (``None``: the toolkit's); each mutant replaces one formula by a plausible wrong one
+(wrong divisor, wrong exponent, missing factor), and the proof must then fail at least one step.
 
-A symbolic pass also certifies the numpy code users call: each check evaluates the (possibly replaced) proved formulas
-at a grid of parameters and compares them with the numpy functions of collapse_theory/theory/laws/ (relative 1e-11:
-the same expression evaluated in a different order in float64), so a proved formula and a wrong numpy function cannot
-both pass."""
+A symbolic pass also certifies the numpy code users call: each check writes the (possibly replaced) proved formulas as
+functions of the inputs the numpy functions of collapse_theory/theory/laws/ take (counts, rounds, variances, weights,
+probabilities as symbols), evaluates them in 40-digit arithmetic at exactly those inputs and requires every numpy value
+within its own derived tolerance (:func:`~collapse_theory.claims.laws.symbolic_links.derived_tolerance`: c eps times
+the condition number of the expression with respect to its inputs and its rounded intermediates, c = 64, plus the
+documented accuracy of digamma, Gamma and zeta and the length of numpy's sums), so a proved formula and a wrong numpy
+function cannot both pass. Evidence ``numpy_max_err_over_tol`` (<= 1 to pass), ``numpy_points`` and
+``numpy_link_max_rel_err``."""
 
 from __future__ import annotations
 
 import sympy as sp
 
-import numpy as np
-
 from ...proofs import laws as L, laws_mean as LM, laws_tails as LT
 from ...theory.laws import diffusion as dd, gaussian as lg, mean_estimation as me, regression as lr
 from ...theory.laws import wright_fisher as lw, zipf as zz
-from ..proved import proof_outcome
+from ..proved import linked_outcome
 from ..registry import Outcome, check
+from .symbolic_links import law_link
 
-LINK_RTOL = 1e-11
-
-
-def _num(expr) -> float:
-    return float(sp.N(sp.sympify(expr), 30))
+N, M, S2 = sp.symbols("n M sigma2", positive=True)
+"""Rounds (or a count), the sample size and a variance: the inputs the numpy closed forms take."""
 
 
-def outcome(result: dict, pairs) -> Outcome:
-    """The proof's outcome, failed too when a numpy value differs from the proved formula's value: ``pairs`` is an
-    iterable of (numpy value, sympy expression); evidence ``numpy_link_max_rel_err``."""
-    base = proof_outcome(result)
-    worst = 0.0
-    try:
-        for value, expr in pairs:
-            exact = _num(expr)
-            worst = max(worst, abs(float(value) - exact) / max(abs(exact), 1e-300))
-    except (ArithmeticError, TypeError, ValueError) as exc:  # a formula that cannot be evaluated is not linked
-        worst = float("inf")
-        base.evidence["numpy_link_error"] = f"{type(exc).__name__}: {exc}"[:120]
-    base.evidence["numpy_link_max_rel_err"] = worst if np.isfinite(worst) else 1e300
-    return Outcome(base.passed and worst <= LINK_RTOL, base.evidence)
-
-
-def _I(v):
-    return sp.Integer(v) if isinstance(v, int) else sp.Rational(str(v))
+def outcome(result: dict, link: dict) -> Outcome:
+    """The proof's outcome, failed too when a numpy value is off its proved value by more than its tolerance
+    (:func:`~collapse_theory.claims.laws.symbolic_links.law_link`); evidence ``numpy_max_err_over_tol``,
+    ``numpy_points``, ``numpy_link_max_rel_err`` (and ``numpy_link_error`` when a formula cannot be evaluated)."""
+    base = linked_outcome(result, link)
+    base.evidence["numpy_link_max_rel_err"] = link["numpy_link_max_rel_err"]
+    if "numpy_link_error" in link:
+        base.evidence["numpy_link_error"] = link["numpy_link_error"]
+    return base
 
 
 def _gamma_ratio(M, D):
@@ -69,14 +60,18 @@ def _gamma_ratio(M, D):
 def gaussian_refit_1d(impl):
     """chi-square moments integrated from the density; the one-round recursions of E sigma2, E log sigma2,
     E sigma, E (mu - mu0)^2 for the unbiased and mle fits (symbolic n, k); the W2 decomposition; Jensen gaps
-    making the log drift negative and c < 1."""
+    making the log drift negative and c < 1. Link: each proved formula f_q(n, M, sigma2) against
+    ``gaussian.gaussian_refit_closed_form(5, M, 1.7, estimator)[q][n]``, M = 2, 5, 20, n = 0..5 (digamma and the
+    gammaln-based Gamma ratio add their documented accuracy)."""
     f = L.with_overrides(L.GAUSSIAN_FORMULAS, impl)
-    pairs = []
-    for M in (2, 5, 20):
+    cases = {(m, e): lg.gaussian_refit_closed_form(5, m, 1.7, e) for m in (2, 5, 20) for e in lg.ESTIMATORS}
+    keys = [(m, n) for m in (2, 5, 20) for n in range(6)]
+    items = []
+    for q in L.GAUSSIAN_FORMULAS:
         for e in lg.ESTIMATORS:
-            cf = lg.gaussian_refit_closed_form(5, M, 1.7, e)
-            pairs += [(cf[q][n], f[q](_I(n), _I(M), _I(1.7), e)) for q in cf for n in range(6)]
-    return outcome(L.prove_gaussian_refit(impl), pairs)
+            items.append((f[q](N, M, S2, e), (N, M, S2), [(n, m, 1.7) for m, n in keys],
+                          [cases[m, e][q][n] for m, n in keys]))
+    return outcome(L.prove_gaussian_refit(impl), law_link(items))
 
 
 @check("LAW-GAUSSIAN-REFIT", "symbolic", "refit-laws-d-dim", mutants={
@@ -88,16 +83,22 @@ def gaussian_refit_1d(impl):
 })
 def gaussian_refit_d(impl):
     """Bartlett decomposition for d = 2, 3: the per-round factor of E det Sigma_n is prod_i (k - i + 1)/D^d and the
-    log-det drift sum_i [psi((k - i + 1)/2) + log(2/D)], from integrated chi-square moments."""
+    log-det drift sum_i [psi((k - i + 1)/2) + log(2/D)], from integrated chi-square moments. Link:
+    E det Sigma_n = prod_i lambda_i det_factor(M, d)^n and E log det Sigma_n = sum_i log lambda_i
+    + n log_det_drift(M, d) (lambda = the spectrum) against ``gaussian.gaussian_refit_d_closed_form(3, M, spectrum,
+    estimator)`` ``E_det[n]``, ``E_log_det[n]``, n = 0..3."""
     f = L.with_overrides(L.GAUSSIAN_D_FORMULAS, impl)
-    pairs = []
-    for M, spectrum in ((4, (2.0, 0.5)), (9, (1.0, 3.0, 0.25))):
+    items = []
+    for m, spectrum in ((4, (2.0, 0.5)), (9, (1.0, 3.0, 0.25))):
         d = len(spectrum)
+        lam = sp.symbols(f"lambda1:{d + 1}", positive=True)
+        symbols, points = (N, M, *lam), [(n, m, *spectrum) for n in range(4)]
         for e in lg.ESTIMATORS:
-            cf = lg.gaussian_refit_d_closed_form(1, M, spectrum, e)
-            pairs += [(cf["E_det"][1] / np.prod(spectrum), f["det_factor"](_I(M), d, e)),
-                      (cf["E_log_det"][1] - np.sum(np.log(spectrum)), f["log_det_drift"](_I(M), d, e))]
-    return outcome(L.prove_gaussian_refit_d(impl), pairs)
+            cf = lg.gaussian_refit_d_closed_form(3, m, spectrum, e)
+            items += [(sp.Mul(*lam) * f["det_factor"](M, d, e) ** N, symbols, points, cf["E_det"]),
+                      (sp.Add(*[sp.log(v) for v in lam]) + N * f["log_det_drift"](M, d, e), symbols, points,
+                       cf["E_log_det"])]
+    return outcome(L.prove_gaussian_refit_d(impl), law_link(items))
 
 
 @check("LAW-WRIGHT-FISHER", "symbolic", "resampling-laws", mutants={
@@ -116,18 +117,27 @@ def gaussian_refit_d(impl):
 })
 def wright_fisher(impl):
     """Multinomial moments from the generating function; the collision recursion; the mixed chain's mean
-    contraction and distance recursion and bound; the absorption (loss) probability as a harmonic function."""
+    contraction and distance recursion and bound; the absorption (loss) probability as a harmonic function. Link,
+    with ||p0||^2 = sum_i p_i^2 of the symbols p_i: E_collision(m, n, ||p0||^2) against
+    ``wright_fisher.wright_fisher_closed_form(6, n, p0)["E_collision"][m]``, E_sq_dist_to_real(m, n, 1 - w, ||p0||^2)
+    against ``..._closed_form(6, n, p0, w)["E_sq_dist_to_real"][m]`` (w = 0, 0.3; m = 0..6) and
+    loss_probability(k, n) against ``wright_fisher.loss_probability(n, k)``, k = 0..n."""
     f = L.with_overrides(L.WRIGHT_FISHER_FORMULAS, impl)
-    pairs = []
+    m_, k_, w_ = sp.symbols("m k w", nonnegative=True)
+    items = []
     for n, p0 in ((3, (0.5, 0.3, 0.2)), (12, (0.25, 0.25, 0.25, 0.25))):
-        purity = _I(sum(v * v for v in p0))
-        pairs += [(v, f["E_collision"](_I(m), _I(n), purity))
-                  for m, v in enumerate(lw.wright_fisher_closed_form(6, n, p0)["E_collision"])]
+        p = sp.symbols(f"p1:{len(p0) + 1}", positive=True)
+        purity = sp.Add(*[v ** 2 for v in p])
+        symbols = (m_, N, w_, *p)
+        points = [(m, n, 0.0, *p0) for m in range(7)]
+        items.append((f["E_collision"](m_, N, purity), symbols, points,
+                      lw.wright_fisher_closed_form(6, n, p0)["E_collision"]))
         for w in (0.0, 0.3):
-            pairs += [(v, f["E_sq_dist_to_real"](_I(m), _I(n), 1 - _I(w), purity))
-                      for m, v in enumerate(lw.wright_fisher_closed_form(6, n, p0, w)["E_sq_dist_to_real"]) if m]
-        pairs += [(lw.loss_probability(n, k), f["loss_probability"](_I(k), _I(n))) for k in range(n) if k]
-    return outcome(L.prove_wright_fisher(impl), pairs)
+            items.append((f["E_sq_dist_to_real"](m_, N, 1 - w_, purity), symbols, [(m, n, w, *p0) for m in range(7)],
+                          lw.wright_fisher_closed_form(6, n, p0, w)["E_sq_dist_to_real"]))
+        items.append((f["loss_probability"](k_, N), (k_, N), [(k, n) for k in range(n + 1)],
+                      [lw.loss_probability(n, k) for k in range(n + 1)]))
+    return outcome(L.prove_wright_fisher(impl), law_link(items))
 
 
 @check("LAW-REGRESSION-CHAIN", "symbolic", "chain-laws", mutants={
@@ -142,12 +152,21 @@ def wright_fisher(impl):
 })
 def regression_chain(impl):
     """OLS unbiasedness and covariance on a symbolic design; the accumulate fit averages the labels, so
-    e_n = e_{n-1} + u_n/n; the factors n and sum 1/i^2 (-> pi^2/6); E 1/chi2_{T-d+1} = 1/(T - d - 1)."""
+    e_n = e_{n-1} + u_n/n; the factors n and sum 1/i^2 (-> pi^2/6); E 1/chi2_{T-d+1} = 1/(T - d - 1). Link:
+    E_test_error(n, T, d, sigma2) against ``regression.regression_chain_closed_form(8, T, d, 0.7, mode)``
+    ``["E_test_error"][n]``, (T, d) = (5, 2), (30, 4), n = 0..8 (accumulate: numpy's cumulative sum of n terms adds
+    c eps n |f|)."""
     f = L.with_overrides(L.REGRESSION_FORMULAS, impl)
-    pairs = [(v, f["E_test_error"](_I(n), _I(T), _I(d), _I(0.7), mode))
-             for T, d in ((5, 2), (30, 4)) for mode in lr.MODES
-             for n, v in enumerate(lr.regression_chain_closed_form(8, T, d, 0.7, mode)["E_test_error"]) if n]
-    return outcome(L.prove_regression_chain(impl), pairs)
+    T_, d_ = sp.symbols("T d", positive=True)
+    designs = ((5, 2), (30, 4))
+    items = []
+    for mode in lr.MODES:
+        cases = [lr.regression_chain_closed_form(8, T, d, 0.7, mode)["E_test_error"] for T, d in designs]
+        for n in range(9):
+            items.append((f["E_test_error"](sp.Integer(n), T_, d_, S2, mode), (T_, d_, S2),
+                          [(T, d, 0.7) for T, d in designs], [case[n] for case in cases],
+                          [n if mode == "accumulate" else 0] * len(designs)))
+    return outcome(L.prove_regression_chain(impl), law_link(items))
 
 
 @check("LAW-FIXED-REAL-RATIO", "symbolic", "ratio-laws", mutants={
@@ -160,15 +179,21 @@ def regression_chain(impl):
 })
 def fixed_real_ratio(impl):
     """The refit decomposition, the deviation recursion and its stationary limit lambda sigma2/(n (1 + 2 lambda)),
-    and the population Jacobian lambda/(1 + lambda) in [0, 1)."""
+    and the population Jacobian lambda/(1 + lambda) in [0, 1). Link: deviation(t, lambda, n, sigma2) against
+    ``mean_estimation.fixed_real_ratio_closed_form(6, n, lambda, 1.3)["E_sq_dev_from_real_mean"][t]`` (t = 0..6),
+    stationary(lambda, n, sigma2) against ``fixed_ratio_stationary_variance`` and jacobian(lambda) against
+    ``fixed_ratio_jacobian``, (n, lambda) = (4, 0.5), (10, 2)."""
     f = L.with_overrides(LM.FIXED_RATIO_FORMULAS, impl)
-    pairs = []
-    for n, lam in ((4, 0.5), (10, 2.0)):
-        dev = me.fixed_real_ratio_closed_form(6, n, lam, 1.3)["E_sq_dev_from_real_mean"]
-        pairs += [(v, f["deviation"](_I(t), _I(lam), _I(n), _I(1.3))) for t, v in enumerate(dev) if t]
-        pairs += [(me.fixed_ratio_stationary_variance(n, lam, 1.3), f["stationary"](_I(lam), _I(n), _I(1.3))),
-                  (me.fixed_ratio_jacobian(lam), f["jacobian"](_I(lam)))]
-    return outcome(LM.prove_fixed_real_ratio(impl), pairs)
+    t_, lam_ = sp.symbols("t lambda", positive=True)
+    cases = ((4, 0.5), (10, 2.0))
+    deviations = [me.fixed_real_ratio_closed_form(6, n, lam, 1.3)["E_sq_dev_from_real_mean"] for n, lam in cases]
+    items = [(f["deviation"](t_, lam_, N, S2), (t_, lam_, N, S2),
+              [(t, lam, n, 1.3) for n, lam in cases for t in range(7)], [v for dev in deviations for v in dev]),
+             (f["stationary"](lam_, N, S2), (lam_, N, S2), [(lam, n, 1.3) for n, lam in cases],
+              [me.fixed_ratio_stationary_variance(n, lam, 1.3) for n, lam in cases]),
+             (f["jacobian"](lam_), (lam_,), [(lam,) for _n, lam in cases],
+              [me.fixed_ratio_jacobian(lam) for _n, lam in cases])]
+    return outcome(LM.prove_fixed_real_ratio(impl), law_link(items))
 
 
 @check("LAW-FRESH-DATA", "symbolic", "fresh-data-laws", mutants={
@@ -180,15 +205,19 @@ def fixed_real_ratio(impl):
 })
 def fresh_data(impl):
     """E[v' | past] = (1 - w) sigma2 + w b v and its fixed point; the mean-error recursion from three uncorrelated
-    terms; its b = 1 fixed point sigma2 (n_r + n_s)/(n_r (n_r + 2 n_s))."""
+    terms; its b = 1 fixed point sigma2 (n_r + n_s)/(n_r (n_r + 2 n_s)). Link: var_fixed_point(n_s/(n_r + n_s), b,
+    sigma2) against ``mean_estimation.fresh_data_fixed_points(n_r, n_s, 1.3, b)["E_var"]`` and, at b = 1,
+    mean_error_limit_b1(n_r, n_s, sigma2) against its ``["E_sq_error"]``."""
     f = L.with_overrides(LM.FRESH_DATA_FORMULAS, impl)
-    pairs = []
-    for nr, ns, b in ((4, 12, 0.6), (10, 5, 1.2), (3, 3, 1.0)):
-        fixed = me.fresh_data_fixed_points(nr, ns, 1.3, b)
-        pairs.append((fixed["E_var"], f["var_fixed_point"](sp.Rational(ns, nr + ns), _I(b), _I(1.3))))
-        if b == 1.0:
-            pairs.append((fixed["E_sq_error"], f["mean_error_limit_b1"](_I(nr), _I(ns), _I(1.3))))
-    return outcome(LM.prove_fresh_data(impl), pairs)
+    nr_, ns_, b_ = sp.symbols("n_r n_s b", positive=True)
+    cases = ((4, 12, 0.6), (10, 5, 1.2), (3, 3, 1.0))
+    fixed = [me.fresh_data_fixed_points(nr, ns, 1.3, b) for nr, ns, b in cases]
+    items = [(f["var_fixed_point"](ns_ / (nr_ + ns_), b_, S2), (nr_, ns_, b_, S2), [(*c, 1.3) for c in cases],
+              [x["E_var"] for x in fixed]),
+             (f["mean_error_limit_b1"](nr_, ns_, S2), (nr_, ns_, S2),
+              [(nr, ns, 1.3) for nr, ns, b in cases if b == 1.0],
+              [x["E_sq_error"] for x, (_nr, _ns, b) in zip(fixed, cases) if b == 1.0])]
+    return outcome(LM.prove_fresh_data(impl), law_link(items))
 
 
 @check("LAW-OPTIMAL-WEIGHT", "symbolic", "optimal-weight-laws", mutants={
@@ -200,14 +229,17 @@ def fresh_data(impl):
 })
 def optimal_weight(impl):
     """V_inf(w) is the fixed point of the weighted recursion; dV_inf/dw = q (w^2 + r w - r) with q > 0, vanishing at
-    w*; 0 < w* < 1 (rationalised); w* = (sqrt 5 - 1)/2 at r = 1 and it beats the count weight 1/2."""
+    w*; 0 < w* < 1 (rationalised); w* = (sqrt 5 - 1)/2 at r = 1 and it beats the count weight 1/2. Link:
+    optimal(n_r/n_s) against ``mean_estimation.optimal_real_weight(n_r, n_s)`` and stationary(w, n_r, n_s, sigma2)
+    against ``weighted_stationary_variance(w, n_r, n_s, 1.3)``, w = 0.2, 0.5, 1."""
     f = L.with_overrides(LM.OPTIMAL_WEIGHT_FORMULAS, impl)
-    pairs = []
-    for nr, ns in ((1, 1), (4, 12), (30, 7)):
-        pairs.append((me.optimal_real_weight(nr, ns), f["optimal"](sp.Rational(nr, ns))))
-        pairs += [(me.weighted_stationary_variance(w, nr, ns, 1.3), f["stationary"](_I(w), _I(nr), _I(ns), _I(1.3)))
-                  for w in (0.2, 0.5, 1.0)]
-    return outcome(LM.prove_optimal_weight(impl), pairs)
+    nr_, ns_, w_ = sp.symbols("n_r n_s w", positive=True)
+    cases = ((1, 1), (4, 12), (30, 7))
+    items = [(f["optimal"](nr_ / ns_), (nr_, ns_), cases, [me.optimal_real_weight(nr, ns) for nr, ns in cases]),
+             (f["stationary"](w_, nr_, ns_, S2), (w_, nr_, ns_, S2),
+              [(w, nr, ns, 1.3) for nr, ns in cases for w in (0.2, 0.5, 1.0)],
+              [me.weighted_stationary_variance(w, nr, ns, 1.3) for nr, ns in cases for w in (0.2, 0.5, 1.0)])]
+    return outcome(LM.prove_optimal_weight(impl), law_link(items))
 
 
 @check("LAW-DIFFUSION-EARLY-STOP", "symbolic", "hermite-mode-laws", mutants={
@@ -220,18 +252,24 @@ def optimal_weight(impl):
 def diffusion_early_stop(impl):
     """OU eigenfunctions He_1..He_4 (Gaussian moments); the training-moment recursion and its closed form; the output
     gain as rho x the solved fixed point; the per-mode rate (1 - alpha) e^{-m delta} <= (1 - alpha) e^{-delta} <
-    1 - alpha."""
+    1 - alpha. Link, with rho = e^{-m delta}: rho training_moment(k, alpha, rho, h_m*) against
+    ``diffusion.diffusion_closed_form(5, alpha, delta)["E_He<m>"][k]`` (h_m* = the package's
+    ``mixture_hermite_moments``, an input of the proved law) and output_gain(alpha, rho) against
+    ``diffusion.output_gain(m, alpha, delta)``, (alpha, delta) = (0.25, 0.1), (0.7, 0.5), m = 1..4, k = 0..5."""
     f = L.with_overrides(LT.DIFFUSION_FORMULAS, impl)
-    pairs = []
+    k_, a_, d_, h_ = sp.symbols("k alpha delta h")
     h = dd.mixture_hermite_moments((0.3, 0.7), (-2.0, 1.0), (0.5, 0.8))
-    for alpha, delta in ((0.25, 0.1), (0.7, 0.5)):
-        cf = dd.diffusion_closed_form(5, alpha, delta)
-        for m in dd.MODES:
-            rho = sp.exp(-m * _I(delta))
-            pairs += [(v, rho * f["training_moment"](_I(k), _I(alpha), rho, sp.Float(h[m - 1], 30)))
-                      for k, v in enumerate(cf[f"E_He{m}"])]
-            pairs.append((dd.output_gain(m, alpha, delta), f["output_gain"](_I(alpha), rho)))
-    return outcome(LT.prove_diffusion_early_stop(impl), pairs)
+    cases = ((0.25, 0.1), (0.7, 0.5))
+    closed = [dd.diffusion_closed_form(5, alpha, delta) for alpha, delta in cases]
+    items = []
+    for m in dd.MODES:
+        rho = sp.exp(-m * d_)
+        items += [(rho * f["training_moment"](k_, a_, rho, h_), (k_, a_, d_, h_),
+                   [(k, alpha, delta, h[m - 1]) for alpha, delta in cases for k in range(6)],
+                   [v for cf in closed for v in cf[f"E_He{m}"]]),
+                  (f["output_gain"](a_, rho), (a_, d_), cases,
+                   [dd.output_gain(m, alpha, delta) for alpha, delta in cases])]
+    return outcome(LT.prove_diffusion_early_stop(impl), law_link(items))
 
 
 @check("LAW-ZIPF-TAIL", "symbolic", "zipf-asymptotics", mutants={
@@ -242,12 +280,14 @@ def diffusion_early_stop(impl):
 })
 def zipf_tail(impl):
     """The seen-token error integral = C T^{-(1 - 1/beta)} and the tail integral = k^{-(beta - 1)}/((beta - 1) zeta)
-    (sympy integrates both), their log-log slopes, the integral bounds on the tail sum, and (1 - p)^T <= e^{-T p}."""
+    (sympy integrates both), their log-log slopes, the integral bounds on the tail sum, and (1 - p)^T <= e^{-T p}.
+    Link: each formula at zeta = zeta(beta) against ``zipf.zipf_asymptotics(beta)``, beta = 1.5, 2, 3 (Gamma and zeta
+    add their documented accuracy)."""
     f = L.with_overrides(LT.ZIPF_FORMULAS, impl)
-    pairs = []
-    for beta in (1.5, 2.0, 3.0):
-        a = zz.zipf_asymptotics(beta)
-        z = sp.zeta(_I(beta))
-        pairs += [(a["exponent_T"], f["exponent_T"](_I(beta))), (a["constant_T"], f["constant_T"](_I(beta), z)),
-                  (a["exponent_k"], f["exponent_k"](_I(beta))), (a["constant_k"], f["constant_k"](_I(beta), z))]
-    return outcome(LT.prove_zipf_tail(impl), pairs)
+    beta = sp.Symbol("beta", positive=True)
+    betas = (1.5, 2.0, 3.0)
+    found = [zz.zipf_asymptotics(b) for b in betas]
+    args = {"exponent_T": (beta,), "constant_T": (beta, sp.zeta(beta)), "exponent_k": (beta,),
+            "constant_k": (beta, sp.zeta(beta))}
+    items = [(f[q](*args[q]), (beta,), [(b,) for b in betas], [a[q] for a in found]) for q in args]
+    return outcome(LT.prove_zipf_tail(impl), law_link(items))
