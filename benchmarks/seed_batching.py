@@ -15,6 +15,9 @@ so the ratio = sequential seconds / batched seconds isolates what stacking saves
 4. ``unet-forward``: the image tier's no-gradient passes: 8 tiny-8 UNets each mapping 2048 images 10 times, as one
    vmapped stack ("sequential" column) vs member by member with a plain module ("batched" column): the driver's
    choice for generation, inversion and evaluation.
+5. ``unet-ceiling``: what any seed batching of the training step could reach at best: ONE plain tiny-8 UNet trained
+   40 AdamW steps on batches of 8 x 64 = 512 images ("batched") vs 8 x 40 steps on batches of 64 ("sequential"): the
+   same images and FLOPs, so the ratio is the large-batch gain of the convolutions themselves.
 
 Prints the machine (CPU count, load average) and the timings; ``--json`` writes them with a manifest, as strict
 JSON: a number that is not finite (a loss or a time that diverged) is written as ``null``.
@@ -91,6 +94,31 @@ def unet_forward(plain: bool, members: int = 8, images: int = 2048, passes: int 
     return time.perf_counter() - start
 
 
+def unet_ceiling(batch: int, steps: int) -> float:
+    from collapse_theory.train.image.unet import build_unet
+
+    net = build_unet("tiny-8")
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    for _ in range(steps):
+        x0, x1 = torch.randn(batch, 1, 8, 8, generator=g), torch.randn(batch, 1, 8, 8, generator=g)
+        t = torch.rand(batch, generator=g)
+        xt = t[:, None, None, None] * x1 + (1 - t[:, None, None, None]) * x0
+        loss = (net(xt, t) - (x1 - x0)).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def measure_ceiling(members: int = 8, steps: int = 40, batch: int = 64) -> dict:
+    unet_ceiling(batch, 3)
+    big, small = unet_ceiling(members * batch, steps), unet_ceiling(batch, members * steps)
+    return {"workload": "unet-ceiling", "seeds": members, "batched_s": round(big, 2), "sequential_s": round(small, 2),
+            "speedup": round(small / big, 2), "note": "one plain model: batch 512 x 40 steps vs batch 64 x 320 steps"}
+
+
 def measure_forward() -> dict:
     unet_forward(True, passes=1)
     unet_forward(False, passes=1)
@@ -125,6 +153,8 @@ def main() -> None:
         rows.append(measure("unet-train", unet_train_workload))
         print(rows[-1], flush=True)
         rows.append(measure_forward())
+        print(rows[-1], flush=True)
+        rows.append(measure_ceiling())
         print(rows[-1], flush=True)
     if args.only in (None, "image"):
         rows.append(measure("image", image_workload))
