@@ -195,3 +195,21 @@ def test_decisions_recomputed_from_a_results_file(tmp_path):
     old.to_csv(tmp_path / "image-reflow-decisions.csv", index=False)
     with pytest.raises(ValueError, match="1-rf-null"):
         decide_results(tmp_path)
+
+
+def test_controls_place_the_null_at_the_margin_and_the_planted_at_the_detectable_mean():
+    """For the margin protocol (log 4): null = null statistic + margin; planted = null statistic + the true mean the
+    protocol confirms with power 0.999 (margin included, not added twice)."""
+    protocol = image_checks.PROTOCOLS["ra-fewstep"]
+    v = np.random.default_rng(3).normal(0.0, 0.05, 8)
+    seen = []
+
+    def spy(p, values):
+        seen.append(np.asarray(values, dtype=float))
+        return decide(p, values)
+
+    out = image_checks.controls(protocol, v, decide_fn=spy)
+    target = detectable_effect(protocol, float(v.std(ddof=1)), image_checks.PLANTED_POWER)
+    assert np.allclose(seen[0] - v, protocol.margin, rtol=0, atol=1e-12)
+    assert np.allclose(seen[1] - v, target, rtol=0, atol=1e-12) and target > protocol.margin
+    assert out["null"] == "inconclusive" and out["planted"] == "confirmed"

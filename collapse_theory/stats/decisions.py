@@ -543,8 +543,8 @@ def _sign_critical(n: int, thr: float) -> int | None:
 
 def detectable_effect(protocol: Protocol, sd: float, target_power: float = 0.8, n_sim: int = 2000, seed: int = 0,
                       holm_rank: int | None = None) -> float | None:
-    """The smallest true mean of the per-seed values (beyond the margin, in the hypothesised direction) that is
-    confirmed with probability >= ``target_power`` when values are i.i.d. N(mean, sd^2); ``None`` when the test
+    """The smallest true mean of the per-seed values (the margin included: margin + a shift in the hypothesised
+    direction) that is confirmed with probability >= ``target_power`` when values are i.i.d. N(mean, sd^2); ``None`` when the test
     can never confirm at these seeds (min_p above the threshold). Power is monotone in the mean (for sign-flip
     with the same ``n_sim`` draws too), so it is found by bisection to 1e-4 sd."""
     sd = _finite_float(sd, "sd")

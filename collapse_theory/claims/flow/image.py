@@ -33,7 +33,7 @@ reversed difference, no log), equals an independent recomputation from the raw r
 decision machinery behaves on two controls built from the same run's null statistic (:func:`null_values`: the
 statistic's analogue on the seed's 1-RF re-evaluated on fresh noise each round, true mean 0, computed the same way
 from data, not re-centred): the null control (null + margin) comes out ``inconclusive`` and the planted control
-(null + margin + the protocol's detectable effect at power 0.999 for the null's sd,
+(null + the true mean the protocol confirms with power 0.999 at the null's sd: margin + detectable shift,
 :func:`collapse_theory.stats.decisions.detectable_effect`) ``confirmed``. The null carries the evaluation's
 sampling spread, not the training's: the test suite also runs a null through training (RA with real fraction 0
 against Reflow), at a small size. The claim's decision is the protocol applied to the measured values, reported as
@@ -275,8 +275,9 @@ def controls(protocol: Protocol, null_stat, decide_fn=decide) -> dict:
     """The null and planted-effect controls of a decision, from the run's own null statistic (:func:`null_values`).
 
     null: null_stat + margin (true mean exactly at the boundary of the hypothesis, the evaluation's spread; nothing
-    is re-centred on what was measured) must come out ``inconclusive``; planted: the null + the protocol's detectable
-    effect at power :data:`PLANTED_POWER` for sd = sd(null_stat) must come out ``confirmed``. Each is decided alone
+    is re-centred on what was measured) must come out ``inconclusive``; planted: null_stat + the true mean the
+    protocol confirms with power :data:`PLANTED_POWER` at sd = sd(null_stat) (:func:`detectable_effect`: the margin
+    plus the detectable shift) must come out ``confirmed``. Each is decided alone
     (the protocol's own family correction)."""
     v = np.asarray(null_stat, dtype=float)
     sd = float(v.std(ddof=1))
@@ -286,7 +287,7 @@ def controls(protocol: Protocol, null_stat, decide_fn=decide) -> dict:
     detect = detectable_effect(protocol, sd, PLANTED_POWER)
     if detect is None:
         return {"null": decide_fn(protocol, null).decision, "planted": None, "detectable_effect": None, "sd": sd}
-    return {"null": decide_fn(protocol, null).decision, "planted": decide_fn(protocol, null + detect).decision,
+    return {"null": decide_fn(protocol, null).decision, "planted": decide_fn(protocol, v + detect).decision,
             "null_mean": float(v.mean()), "detectable_effect": float(detect), "sd": sd}
 
 
