@@ -32,25 +32,37 @@ def _spd(rng, decades: float = 1.0):
     return 0.5 * (S + S.T)
 
 
-def velocity_link(candidate, points: int = 12, seed: int = 8201) -> dict:
-    """``candidate(m0, Sigma0, m1, Sigma1, t) -> (A_t, b_t)`` (sympy, generic symmetric 2 x 2 covariances) against
-    :func:`gaussian.velocity_affine` for random non-commuting SPD pairs (eigenvalues log-uniform 1e-1..1e1), standard
-    normal means and t uniform in 0.05..0.95."""
+def _endpoint_symbols():
+    """Sympy stand-ins for two Gaussian endpoints in R^2 and a time: (symbols in point order, m0, Sigma0, m1, Sigma1,
+    t) with Sigma0 = [[p, q], [q, r]], Sigma1 = [[u, v], [v, w]]."""
     p, r, u, w, t = sp.symbols("p r u w t", positive=True)
     q, v = sp.symbols("q v", real=True)
     m0 = sp.Matrix(sp.symbols("a1 a2", real=True))
     m1 = sp.Matrix(sp.symbols("b1 b2", real=True))
-    symbols = (p, q, r, u, v, w, *m0, *m1, t)
-    rng = np.random.default_rng(seed)
+    return (p, q, r, u, v, w, *m0, *m1, t), m0, sp.Matrix([[p, q], [q, r]]), m1, sp.Matrix([[u, v], [v, w]]), t
+
+
+def _endpoint_cases(rng, points: int, t_low: float, t_high: float):
+    """``points`` random endpoint pairs (non-commuting SPD covariances, :func:`_spd`; standard normal means) and
+    times uniform in [t_low, t_high]: (float points in :func:`_endpoint_symbols` order, [(GaussianEndpoints, t)])."""
     pts, cases = [], []
     for _ in range(points):
         S0, S1 = _spd(rng), _spd(rng)
         mean0, mean1 = rng.standard_normal(2), rng.standard_normal(2)
-        tt = float(rng.uniform(0.05, 0.95))
+        tt = float(rng.uniform(t_low, t_high))
         pts.append((S0[0, 0], S0[0, 1], S0[1, 1], S1[0, 0], S1[0, 1], S1[1, 1], *mean0, *mean1, tt))
         cases.append((gf.GaussianEndpoints(mean0, S0, mean1, S1), tt))
+    return pts, cases
+
+
+def velocity_link(candidate, points: int = 12, seed: int = 8201) -> dict:
+    """``candidate(m0, Sigma0, m1, Sigma1, t) -> (A_t, b_t)`` (sympy, generic symmetric 2 x 2 covariances) against
+    :func:`gaussian.velocity_affine` for random non-commuting SPD pairs (eigenvalues log-uniform 1e-1..1e1), standard
+    normal means and t uniform in 0.05..0.95."""
+    symbols, m0, cov0, m1, cov1, t = _endpoint_symbols()
+    pts, cases = _endpoint_cases(np.random.default_rng(seed), points, 0.05, 0.95)
     try:
-        A, b = candidate(m0, sp.Matrix([[p, q], [q, r]]), m1, sp.Matrix([[u, v], [v, w]]), t)
+        A, b = candidate(m0, cov0, m1, cov1, t)
         exact = exact_values(sp.Matrix.hstack(sp.Matrix(A), sp.Matrix(b)), symbols, pts)
     except LINK_ERRORS:
         return dict(_FAILED)
@@ -125,26 +137,18 @@ def marginal_link(candidate, points: int = 12, seed: int = 8203) -> dict:
     """``candidate(m0, Sigma0, m1, Sigma1, t) -> (m_t, Sigma_t)`` (sympy, generic symmetric 2 x 2 covariances) against
     :func:`gaussian.marginal`. Tolerance: m_t and Sigma_t are sums of two scaled terms, so each entry has error
     <= c eps (|(1-t) m0| + |t m1| + (1-t)^2 ||Sigma0|| + t^2 ||Sigma1||), relative to max |[m_t | Sigma_t]|."""
-    p, r, u, w, t = sp.symbols("p r u w t", positive=True)
-    q, v = sp.symbols("q v", real=True)
-    m0 = sp.Matrix(sp.symbols("a1 a2", real=True))
-    m1 = sp.Matrix(sp.symbols("b1 b2", real=True))
-    symbols = (p, q, r, u, v, w, *m0, *m1, t)
-    rng = np.random.default_rng(seed)
-    pts, package, tol = [], [], []
-    for _ in range(points):
-        S0, S1 = _spd(rng), _spd(rng)
-        mean0, mean1 = rng.standard_normal(2), rng.standard_normal(2)
-        tt = float(rng.uniform(0.0, 1.0))
-        pts.append((S0[0, 0], S0[0, 1], S0[1, 1], S1[0, 0], S1[0, 1], S1[1, 1], *mean0, *mean1, tt))
-        m_t, S_t = gf.marginal(gf.GaussianEndpoints(mean0, S0, mean1, S1), tt)
+    symbols, m0, cov0, m1, cov1, t = _endpoint_symbols()
+    pts, cases = _endpoint_cases(np.random.default_rng(seed), points, 0.0, 1.0)
+    package, tol = [], []
+    for ends, tt in cases:
+        m_t, S_t = gf.marginal(ends, tt)
         out = np.hstack([np.asarray(m_t)[:, None], S_t])
         package.append(out)
-        size = (np.abs((1 - tt) * mean0).max() + np.abs(tt * mean1).max() + (1 - tt) ** 2 * np.abs(S0).max()
-                + tt ** 2 * np.abs(S1).max())
+        size = (np.abs((1 - tt) * ends.m0).max() + np.abs(tt * ends.m1).max()
+                + (1 - tt) ** 2 * np.abs(ends.cov0).max() + tt ** 2 * np.abs(ends.cov1).max())
         tol.append(C_ROUNDING * EPS * size / np.abs(out).max())
     try:
-        m_t, S_t = candidate(m0, sp.Matrix([[p, q], [q, r]]), m1, sp.Matrix([[u, v], [v, w]]), t)
+        m_t, S_t = candidate(m0, cov0, m1, cov1, t)
         exact = exact_values(sp.Matrix.hstack(sp.Matrix(m_t), sp.Matrix(S_t)), symbols, pts)
     except LINK_ERRORS:
         return dict(_FAILED)
